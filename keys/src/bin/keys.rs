@@ -1,0 +1,51 @@
+//! `keys`: generate ES256 signing keys and print their public halves (INTERFACE.md §7).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "keys", about = "Generate and inspect the federation's signing keys")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a new ES256 (P-256) private key as PKCS#8 PEM (mode 0600) and print its key id.
+    Generate {
+        /// Where to write the private key; refuses to overwrite an existing file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the JWKS of the public halves of the given private keys.
+    Jwks { files: Vec<PathBuf> },
+    /// Print the public key of a private key as SubjectPublicKeyInfo PEM (to register with a peer).
+    Public { file: PathBuf },
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keys: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), keys::KeyError> {
+    match cli.command {
+        Command::Generate { out } => {
+            let key = keys::SigningKey::generate()?;
+            key.write_pem(&out)?;
+            println!("{}", key.kid());
+        }
+        Command::Jwks { files } => {
+            let loaded = files.iter().map(|f| keys::SigningKey::load(f)).collect::<Result<Vec<_>, _>>()?;
+            println!("{}", serde_json::to_string_pretty(&keys::jwks(&loaded)).unwrap_or_default());
+        }
+        Command::Public { file } => print!("{}", keys::SigningKey::load(&file)?.public_pem()?),
+    }
+    Ok(())
+}
