@@ -1,1 +1,61 @@
-//! placeholder
+//! The federation hub: an OpenID Connect provider to relying services (`provider/`, INTERFACE.md §1–6)
+//! and an OpenID Connect client of certified identity providers (`upstream/`, §9), brokering one sign-in
+//! journey (`journey/`) with state in a [`store::SessionStore`].
+//!
+//! The binary is thin: it reads [`config::Config`] and calls [`run`]; tests call [`router`] in-process.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod journey;
+pub mod jwks_cache;
+pub mod pairwise;
+pub mod provider;
+pub mod registry;
+pub mod state;
+pub mod store;
+pub mod upstream;
+pub mod vtr;
+pub mod web;
+
+pub use config::Config;
+pub use state::AppState;
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use provider::{authorize, discovery, health, jwks, logout, token, trustmark, userinfo};
+use std::future::Future;
+
+/// Every route of the hub. A URL's path names the module that serves it.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery::get))
+        .route("/.well-known/jwks.json", get(jwks::get))
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/token", post(token::post))
+        .route("/userinfo", get(userinfo::handle).post(userinfo::handle))
+        .route("/logout", get(logout::get))
+        .route("/trustmark", get(trustmark::get))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(upstream::JWKS_PATH, get(jwks::upstream))
+        .route(upstream::CALLBACK_PATH, get(upstream::callback::get))
+        .route("/choose-provider", get(web::choose_provider::get).post(web::choose_provider::post))
+        .route("/cancel", post(web::choose_provider::cancel))
+        .route("/cancel-link", get(web::choose_provider::cancel))
+        .fallback(web::not_found)
+        .merge(govuk::router())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the hub on `listener` until `shutdown` completes.
+pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let state = AppState::from_config(config).await?;
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The hub's typed configuration (STYLE.md §7): defaults, then an optional TOML file, then `HUB_*`
+//! environment variables, validated once at start-up with errors that name the field.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything the hub needs to start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The hub's issuer identifier and base URL (no trailing slash), e.g. `https://hub.example.gov.uk`.
+    pub issuer: String,
+    /// Where the hub's private keys live (`hub-signing.pem`, `hub-upstream.pem`, `pairwise.secret`);
+    /// missing keys are generated there on first start (development).
+    pub keys_dir: PathBuf,
+    /// The client registry (INTERFACE.md §8).
+    pub clients_file: PathBuf,
+    /// The provider registry (INTERFACE.md §9).
+    pub providers_file: PathBuf,
+    /// A Redis URL (`redis://host:port/db`); absent means the embedded memory store.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, one per deployment.
+    pub redis_prefix: String,
+    /// Prefix of pairwise subject identifiers.
+    pub sub_prefix: String,
+    /// Idle lifetime of one sign-in journey, seconds.
+    pub journey_ttl_secs: u64,
+    /// Lifetime of an authorization code, seconds (at most 300).
+    pub code_ttl_secs: u64,
+    /// Lifetime of an access token, seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of an ID token, seconds.
+    pub id_token_ttl_secs: u64,
+    /// Timeout of each HTTP call to a provider or a client's `jwks_uri`, seconds.
+    pub http_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            keys_dir: ".dev-keys/hub".into(),
+            clients_file: "config/dev/clients.toml".into(),
+            providers_file: "config/dev/providers.toml".into(),
+            redis_url: None,
+            redis_prefix: "hub:".into(),
+            sub_prefix: "urn:fdc:gov.uk:2022:".into(),
+            journey_ttl_secs: 3600,
+            code_ttl_secs: 300,
+            access_token_ttl_secs: 180,
+            id_token_ttl_secs: 120,
+            http_timeout_secs: 5,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overlaid by the TOML file (if given) and then by `HUB_*` environment variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, String> {
+        use figment::providers::{Env, Format, Serialized, Toml};
+        let mut fig = figment::Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        let config: Config = fig.merge(Env::prefixed("HUB_")).extract().map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that serde cannot: the issuer is a URL without query or fragment, lifetimes are sane.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.issuer).map_err(|e| format!("field issuer: {e}"))?;
+        if url.query().is_some() || url.fragment().is_some() || self.issuer.ends_with('/') {
+            return Err("field issuer: must have no query, fragment or trailing slash".into());
+        }
+        if !crate::registry::is_allowed_redirect(&url) {
+            return Err("field issuer: must be https (http only on loopback)".into());
+        }
+        if self.code_ttl_secs == 0 || self.code_ttl_secs > 300 {
+            return Err("field code_ttl_secs: must be 1..=300".into());
+        }
+        if self.id_token_ttl_secs == 0 || self.access_token_ttl_secs == 0 || self.journey_ttl_secs == 0 {
+            return Err("lifetimes (id_token_ttl_secs, access_token_ttl_secs, journey_ttl_secs) must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// A URL under the issuer.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}

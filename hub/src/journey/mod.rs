@@ -1,0 +1,164 @@
+//! The state machine of one sign-in (DESIGN.md "One sign-in"): `Started → ProviderChosen → Authenticated →
+//! CodeIssued → Redeemed`, plus `Failed`, `Cancelled`, `TimedOut`. An illegal transition is an error, never
+//! a panic. Journeys live in the store under `journey:{id}` with a TTL kept across updates.
+
+pub mod load;
+
+use crate::{
+    error::ReturnTo,
+    vtr::Vector,
+};
+use serde::{Deserialize, Serialize};
+
+/// Where a journey is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Started,
+    ProviderChosen,
+    Authenticated,
+    CodeIssued,
+    Redeemed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+/// An attempted transition the machine does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("journey cannot go from {from:?} to {to:?}")]
+pub struct IllegalTransition {
+    pub from: Status,
+    pub to: Status,
+}
+
+impl Status {
+    /// Whether `self → to` is allowed.
+    pub fn can_go_to(self, to: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, to),
+            (Started, ProviderChosen)
+                | (ProviderChosen, ProviderChosen)
+                | (ProviderChosen, Started)
+                | (ProviderChosen, Authenticated)
+                | (Authenticated, CodeIssued)
+                | (CodeIssued, Redeemed)
+                | (Started | ProviderChosen | Authenticated, Failed | Cancelled | TimedOut)
+        )
+    }
+}
+
+/// The validated authorization request a journey serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub return_to: ReturnTo,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub scopes: Vec<String>,
+    /// Wanted vectors, lowest first; any will do.
+    pub vtr: Vec<Vector>,
+    /// Identity claims asked for in `claims.userinfo`.
+    pub claims: Vec<String>,
+    pub ui_locales: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+}
+
+/// The hub's own request to a provider: fresh state, nonce and PKCE, nothing of the service's.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UpstreamAttempt {
+    pub provider_id: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub started_at: i64,
+}
+
+impl std::fmt::Debug for UpstreamAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamAttempt").field("provider_id", &self.provider_id).finish_non_exhaustive()
+    }
+}
+
+/// One sign-in journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journey {
+    pub status: Status,
+    pub request: AuthRequest,
+    pub created_at: i64,
+    pub upstream: Option<UpstreamAttempt>,
+    /// Providers that failed (down or answered wrongly) during this journey.
+    pub failed_providers: Vec<String>,
+    /// A message for the choice page (e.g. the level was not reached).
+    pub notice: Option<String>,
+    /// The opaque `sid` of this journey, given in the ID token.
+    pub sid: String,
+}
+
+impl Journey {
+    /// A new journey for a validated request.
+    pub fn new(request: AuthRequest, now: i64) -> Self {
+        Self {
+            status: Status::Started,
+            request,
+            created_at: now,
+            upstream: None,
+            failed_providers: Vec::new(),
+            notice: None,
+            sid: crate::ids::random_token(),
+        }
+    }
+
+    /// Moves to `to` if the machine allows it.
+    pub fn go(&mut self, to: Status) -> Result<(), IllegalTransition> {
+        if self.status.can_go_to(to) {
+            self.status = to;
+            Ok(())
+        } else {
+            Err(IllegalTransition { from: self.status, to })
+        }
+    }
+
+    /// The store key of a journey id.
+    pub fn key(id: &str) -> String {
+        format!("journey:{id}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::*;
+
+    #[test]
+    fn transitions_table() {
+        let allowed = [
+            (Started, ProviderChosen),
+            (ProviderChosen, Authenticated),
+            (ProviderChosen, ProviderChosen),
+            (ProviderChosen, Started),
+            (Authenticated, CodeIssued),
+            (CodeIssued, Redeemed),
+            (Started, Cancelled),
+            (ProviderChosen, Failed),
+            (Authenticated, TimedOut),
+        ];
+        let refused = [
+            (Started, Authenticated),
+            (Started, CodeIssued),
+            (CodeIssued, CodeIssued),
+            (Redeemed, Redeemed),
+            (Redeemed, Started),
+            (Failed, ProviderChosen),
+            (Cancelled, Started),
+            (CodeIssued, Failed),
+            (TimedOut, Authenticated),
+        ];
+        for (from, to) in allowed {
+            assert!(from.can_go_to(to), "{from:?} -> {to:?} should be allowed");
+        }
+        for (from, to) in refused {
+            assert!(!from.can_go_to(to), "{from:?} -> {to:?} should be refused");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The hub as an OpenID Connect provider to relying services: one module per endpoint of INTERFACE.md §1,
+//! named after its path.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod health;
+pub mod jwks;
+pub mod logout;
+pub mod token;
+pub mod trustmark;
+pub mod userinfo;

@@ -1,0 +1,292 @@
+//! The client registry (INTERFACE.md §8): every relying service, its redirect URIs, keys, levels and
+//! claims. Unknown fields, duplicate ids and non-https redirect URIs (except loopback) fail start-up.
+
+use super::{is_allowed_redirect, RegistryError};
+use crate::vtr::Vector;
+use serde::Deserialize;
+use std::{collections::HashMap, path::Path};
+
+/// How a client authenticates at `/token` (RFC 7591 §2 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    PrivateKeyJwt,
+    ClientSecretPost,
+    ClientSecretBasic,
+}
+
+/// How strictly a client is held to the rules (INTERFACE.md, "Strictness is per client").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    #[default]
+    OneLogin,
+    OidcBasic,
+    Fapi2,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into()]
+}
+
+fn default_levels() -> Vec<Vector> {
+    vec![Vector::DEFAULT]
+}
+
+fn default_alg() -> String {
+    "ES256".into()
+}
+
+/// One relying service as registered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Scopes the client may ask for (always including `openid`).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Identity claims (`https://vocab.account.gov.uk/v1/...`) the client may receive.
+    #[serde(default)]
+    pub claims: Vec<String>,
+    /// The vectors of trust the client may ask for.
+    #[serde(default = "default_levels")]
+    pub levels: Vec<Vector>,
+    #[serde(default)]
+    pub identity_verification_supported: bool,
+    #[serde(default = "default_alg")]
+    pub id_token_signing_alg: String,
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: TokenAuthMethod,
+    /// The client's public key as PEM (inline) for `private_key_jwt`.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Where the client's JWKS is fetched from for `private_key_jwt`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Argon2id PHC string of the client secret, for `client_secret_post`/`client_secret_basic`.
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
+    #[serde(default)]
+    pub sector_identifier_uri: Option<String>,
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default = "default_true")]
+    pub pkce_required: bool,
+    #[serde(default)]
+    pub jar_required: bool,
+    #[serde(default)]
+    pub permit_missing_nonce: bool,
+    #[serde(default)]
+    pub max_age_enabled: bool,
+    #[serde(default)]
+    pub landing_page_url: Option<String>,
+    #[serde(default = "default_true")]
+    pub active: bool,
+    /// Derived at load: the host pairwise subjects are computed for (`www.` removed).
+    #[serde(skip)]
+    pub sector: String,
+}
+
+fn default_auth_method() -> TokenAuthMethod {
+    TokenAuthMethod::PrivateKeyJwt
+}
+
+impl Client {
+    /// Whether `uri` is one of the registered redirect URIs, by exact string comparison (RFC 9700 §4.1.3).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Whether the client authenticates with a private key (the only way to receive identity).
+    pub fn uses_private_key_jwt(&self) -> bool {
+        self.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt
+    }
+
+    /// Whether a nonce may be omitted in an authorization request.
+    pub fn nonce_optional(&self) -> bool {
+        self.permit_missing_nonce || self.profile == Profile::OidcBasic
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    clients: Vec<Client>,
+}
+
+/// Every registered client by id.
+#[derive(Debug, Clone, Default)]
+pub struct ClientRegistry {
+    clients: HashMap<String, Client>,
+}
+
+/// The sector host of a URL: its host with a leading `www.` removed (INTERFACE.md §4).
+pub fn sector_of(url: &url::Url) -> Option<String> {
+    url.host_str().map(|h| h.strip_prefix("www.").unwrap_or(h).to_ascii_lowercase())
+}
+
+impl ClientRegistry {
+    /// Reads and validates a registry file.
+    pub fn load(path: &Path) -> Result<Self, RegistryError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| RegistryError { file: file.clone(), message: e.to_string() })?;
+        Self::parse(&text).map_err(|message| RegistryError { file, message })
+    }
+
+    /// Parses and validates registry TOML; the error names the client and field.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parsed: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        Self::from_clients(parsed.clients)
+    }
+
+    /// Validates a list of clients.
+    pub fn from_clients(list: Vec<Client>) -> Result<Self, String> {
+        let mut clients = HashMap::new();
+        for mut client in list {
+            let id = client.client_id.clone();
+            let fail = |field: &str, why: &str| format!("client {id:?}: field {field}: {why}");
+            if id.is_empty() {
+                return Err("a client has an empty client_id".into());
+            }
+            if client.redirect_uris.is_empty() {
+                return Err(fail("redirect_uris", "at least one is required"));
+            }
+            let mut hosts = Vec::new();
+            for (field, uris) in [("redirect_uris", &client.redirect_uris), ("post_logout_redirect_uris", &client.post_logout_redirect_uris)] {
+                for uri in uris {
+                    let url = url::Url::parse(uri).map_err(|e| fail(field, &format!("{uri:?} is not a URL: {e}")))?;
+                    if !is_allowed_redirect(&url) {
+                        return Err(fail(field, &format!("{uri:?} must be https (http only on loopback)")));
+                    }
+                    if url.fragment().is_some() {
+                        return Err(fail(field, &format!("{uri:?} must not have a fragment")));
+                    }
+                    if field == "redirect_uris" {
+                        hosts.push(sector_of(&url).unwrap_or_default());
+                    }
+                }
+            }
+            if let Some(uri) = &client.backchannel_logout_uri {
+                let url = url::Url::parse(uri).map_err(|e| fail("backchannel_logout_uri", &e.to_string()))?;
+                if !is_allowed_redirect(&url) {
+                    return Err(fail("backchannel_logout_uri", "must be https (http only on loopback)"));
+                }
+            }
+            client.sector = match &client.sector_identifier_uri {
+                Some(uri) => {
+                    let url = url::Url::parse(uri).map_err(|e| fail("sector_identifier_uri", &e.to_string()))?;
+                    sector_of(&url).ok_or_else(|| fail("sector_identifier_uri", "has no host"))?
+                }
+                None => {
+                    hosts.dedup();
+                    if hosts.len() > 1 {
+                        return Err(fail("sector_identifier_uri", "required when redirect_uris have several hosts"));
+                    }
+                    hosts.pop().unwrap_or_default()
+                }
+            };
+            if !client.scopes.iter().any(|s| s == "openid") {
+                client.scopes.push("openid".into());
+            }
+            match client.token_endpoint_auth_method {
+                TokenAuthMethod::PrivateKeyJwt => {
+                    if client.public_key.is_none() == client.jwks_uri.is_none() {
+                        return Err(fail("public_key", "private_key_jwt needs exactly one of public_key or jwks_uri"));
+                    }
+                    if let Some(pem) = &client.public_key {
+                        keys::VerifyingKey::from_pem(pem.as_bytes(), None).map_err(|e| fail("public_key", &e.to_string()))?;
+                    }
+                }
+                method => {
+                    if client.client_secret_hash.is_none() {
+                        return Err(fail("client_secret_hash", "required for client_secret_post/basic"));
+                    }
+                    if method == TokenAuthMethod::ClientSecretBasic && client.profile != Profile::OidcBasic {
+                        return Err(fail("token_endpoint_auth_method", "client_secret_basic is only for the oidc-basic profile"));
+                    }
+                    if let Some(level) = client.levels.iter().find(|v| v.asks_identity()) {
+                        return Err(fail("levels", &format!("{level} needs private_key_jwt")));
+                    }
+                }
+            }
+            if !matches!(client.id_token_signing_alg.as_str(), "ES256" | "RS256") {
+                return Err(fail("id_token_signing_alg", "must be ES256 or RS256"));
+            }
+            if client.id_token_signing_alg == "RS256" {
+                return Err(fail("id_token_signing_alg", "RS256 ID tokens need an RSA hub key, which this deployment has not configured"));
+            }
+            if clients.insert(id.clone(), client).is_some() {
+                return Err(format!("client {id:?}: duplicate client_id"));
+            }
+        }
+        Ok(Self { clients })
+    }
+
+    /// The client with this id.
+    pub fn get(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+
+    /// Every client.
+    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.clients.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [[clients]]
+        client_id = "svc"
+        client_name = "A service"
+        redirect_uris = ["https://www.service.gov.uk/callback", "https://www.service.gov.uk/cb2"]
+        jwks_uri = "https://service.gov.uk/jwks.json"
+        levels = ["Cl.Cm", "Cl.Cm.P2"]
+    "#;
+
+    #[test]
+    fn loads_a_good_client_and_derives_the_sector() {
+        let reg = ClientRegistry::parse(GOOD).map_err(|e| e.to_string());
+        let reg = reg.as_ref().ok();
+        let client = reg.and_then(|r| r.get("svc"));
+        assert_eq!(client.map(|c| c.sector.as_str()), Some("service.gov.uk"));
+        assert_eq!(client.map(|c| c.has_redirect_uri("https://www.service.gov.uk/callback")), Some(true));
+        assert_eq!(client.map(|c| c.has_redirect_uri("https://www.service.gov.uk/callback/")), Some(false));
+    }
+
+    #[test]
+    fn errors_name_the_client_and_field() {
+        let cases = [
+            (GOOD.replace("client_name", "colour = \"red\"\nclient_name"), "unknown field `colour`"),
+            (format!("{GOOD}\n{GOOD}"), "client \"svc\": duplicate client_id"),
+            (GOOD.replace("https://www.service.gov.uk/callback\"", "http://service.gov.uk/callback\""), "field redirect_uris"),
+            (GOOD.replace("jwks_uri = \"https://service.gov.uk/jwks.json\"", ""), "field public_key"),
+            (GOOD.replace("Cl.Cm.P2", "Cl.Cm.P9"), "not a known vector"),
+            (GOOD.replace("https://www.service.gov.uk/cb2", "https://other.gov.uk/cb2"), "field sector_identifier_uri"),
+            (GOOD.replace("jwks_uri = \"https://service.gov.uk/jwks.json\"", "token_endpoint_auth_method = \"client_secret_post\"\nclient_secret_hash = \"x\""), "field levels"),
+        ];
+        for (text, want) in cases {
+            let err = ClientRegistry::parse(&text).err().unwrap_or_default();
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn loopback_http_is_allowed_for_development() {
+        let text = GOOD.replace("https://www.service.gov.uk/callback", "http://127.0.0.1:3000/callback").replace("https://www.service.gov.uk/cb2", "http://127.0.0.1:3000/cb2");
+        assert!(ClientRegistry::parse(&text).is_ok());
+    }
+}

@@ -1,0 +1,26 @@
+//! Who the hub trusts: relying services ([`clients`], INTERFACE.md §8) and identity providers
+//! ([`providers`], §9), read from TOML files at start-up and validated with errors that name the entry
+//! and the field.
+
+pub mod clients;
+pub mod providers;
+
+pub use clients::{Client, ClientRegistry};
+pub use providers::{Provider, ProviderRegistry};
+
+/// A registry file that cannot be used; the message names the file, entry and field.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct RegistryError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Whether a URL is acceptable as a redirect target: https, or http on loopback for development.
+pub fn is_allowed_redirect(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => matches!(url.host_str(), Some("127.0.0.1") | Some("localhost") | Some("[::1]")),
+        _ => false,
+    }
+}

@@ -1,0 +1,128 @@
+//! The shared application state (STYLE.md §6): one cheap `Clone` holding configuration, registries, keys
+//! and the seams tests swap (store, clock).
+
+use crate::{
+    clock::{Clock, SystemClock},
+    config::Config,
+    jwks_cache::JwksCache,
+    registry::{ClientRegistry, ProviderRegistry},
+    store::{MemoryStore, RedisStore, Store},
+    upstream::Upstreams,
+};
+use anyhow::Context as _;
+use keys::SigningKey;
+use std::{path::Path, sync::Arc, time::Duration};
+
+/// The hub's own keys.
+#[derive(Debug)]
+pub struct HubKeys {
+    /// Signs ID tokens, logout tokens and identity credentials (published at `/.well-known/jwks.json`).
+    pub signing: SigningKey,
+    /// Signs the hub's client assertions to providers (published at `/upstream/jwks.json`).
+    pub upstream: SigningKey,
+    /// The secret behind pairwise subjects; never leaves the hub.
+    pub pairwise_secret: Vec<u8>,
+}
+
+impl HubKeys {
+    /// Loads the keys from `dir`, generating any that are missing (development start-up).
+    pub fn load_or_generate(dir: &Path) -> anyhow::Result<Self> {
+        let signing = SigningKey::load_or_generate(&dir.join("hub-signing.pem"))?;
+        let upstream = SigningKey::load_or_generate(&dir.join("hub-upstream.pem"))?;
+        let secret_path = dir.join("pairwise.secret");
+        if !secret_path.exists() {
+            let secret = crate::ids::random_token();
+            write_private(&secret_path, secret.as_bytes()).with_context(|| format!("writing {}", secret_path.display()))?;
+        }
+        let pairwise_secret = std::fs::read(&secret_path).with_context(|| format!("reading {}", secret_path.display()))?;
+        if pairwise_secret.len() < 32 {
+            anyhow::bail!("{}: the pairwise secret must be at least 32 bytes", secret_path.display());
+        }
+        Ok(Self { signing, upstream, pairwise_secret })
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// Everything a handler needs.
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub clients: ClientRegistry,
+    pub providers: ProviderRegistry,
+    pub keys: HubKeys,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub upstreams: Upstreams,
+    pub client_keys: JwksCache,
+}
+
+/// Cheap-to-clone handle on [`Inner`].
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state from configuration: registries, keys, store.
+    pub async fn from_config(config: Config) -> anyhow::Result<Self> {
+        let clients = ClientRegistry::load(&config.clients_file)?;
+        let providers = ProviderRegistry::load(&config.providers_file)?;
+        let keys = HubKeys::load_or_generate(&config.keys_dir)?;
+        let store: Store = match &config.redis_url {
+            Some(url) => Arc::new(RedisStore::connect(url, &config.redis_prefix).await.with_context(|| format!("connecting to Redis at {url}"))?),
+            None => Arc::new(MemoryStore::new()),
+        };
+        Self::new(config, clients, providers, keys, store, Arc::new(SystemClock))
+    }
+
+    /// Builds the state from parts (tests swap the store and clock).
+    pub fn new(
+        config: Config,
+        clients: ClientRegistry,
+        providers: ProviderRegistry,
+        keys: HubKeys,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(config.http_timeout_secs))
+            .connect_timeout(Duration::from_secs(config.http_timeout_secs))
+            .build()?;
+        Ok(Self(Arc::new(Inner {
+            upstreams: Upstreams::new(http.clone()),
+            client_keys: JwksCache::new(http),
+            config,
+            clients,
+            providers,
+            keys,
+            store,
+            clock,
+        })))
+    }
+
+    /// The current time, from the clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,120 @@
+//! The shared store for real deployments: Redis through one multiplexed, self-reconnecting connection
+//! ([`redis::aio::ConnectionManager`]), a key prefix per deployment, a TTL on every key, and a timeout on
+//! every command so a Redis outage becomes a clear [`StoreError::Unavailable`] rather than a hang.
+
+use super::{SessionStore, StoreError};
+use redis::{aio::ConnectionManager, AsyncCommands, SetExpiry, SetOptions};
+use std::time::Duration;
+
+/// How long one Redis command may take before the hub gives up and says "try again".
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Redis-backed [`SessionStore`].
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl RedisStore {
+    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`); keys are written under `prefix`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(COMMAND_TIMEOUT)
+            .set_response_timeout(COMMAND_TIMEOUT)
+            .set_number_of_retries(2)
+            .set_max_delay(1000);
+        let conn = tokio::time::timeout(COMMAND_TIMEOUT * 2, ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)?;
+        Ok(Self { conn, prefix: prefix.to_string() })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    async fn run<T>(&self, f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+        tokio::time::timeout(COMMAND_TIMEOUT, f).await.map_err(unavailable)?.map_err(unavailable)
+    }
+}
+
+fn px(ttl: Duration) -> SetExpiry {
+    SetExpiry::PX(ttl.as_millis().max(1) as u64)
+}
+
+#[async_trait::async_trait]
+impl SessionStore for RedisStore {
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let opts = SetOptions::default().with_expiration(px(ttl));
+        self.run(c.set_options::<_, _, ()>(self.key(key), value, opts)).await
+    }
+
+    async fn put_if_absent(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let opts = SetOptions::default().conditional_set(redis::ExistenceCheck::NX).with_expiration(px(ttl));
+        let set: Option<String> = self.run(c.set_options(self.key(key), value, opts)).await?;
+        Ok(set.is_some())
+    }
+
+    async fn replace(&self, key: &str, value: Vec<u8>) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let opts = SetOptions::default().conditional_set(redis::ExistenceCheck::XX).with_expiration(SetExpiry::KEEPTTL);
+        let set: Option<String> = self.run(c.set_options(self.key(key), value, opts)).await?;
+        Ok(set.is_some())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        self.run(c.get(self.key(key))).await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        self.run(c.get_del(self.key(key))).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        self.run(c.del::<_, ()>(self.key(key))).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        self.run(redis::cmd("PING").query_async::<String>(&mut c)).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs against the machine's Redis (127.0.0.1:6379, or `REDIS_URL`) under a random prefix.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn meets_the_store_contract_on_real_redis() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("test:{}:", crate::ids::random_token());
+        let store = RedisStore::connect(&url, &prefix).await.unwrap();
+        super::super::contract::check(&store).await;
+    }
+
+    #[tokio::test]
+    async fn unreachable_redis_is_unavailable_not_a_hang() {
+        let result = RedisStore::connect("redis://127.0.0.1:1", "x:").await;
+        assert!(matches!(result, Err(StoreError::Unavailable(_))));
+    }
+}

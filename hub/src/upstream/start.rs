@@ -1,0 +1,82 @@
+//! Sending the person to the chosen provider (OIDC Core §3.1.2.1, INTERFACE.md §9): a fresh `state`,
+//! `nonce` and PKCE S256 of the hub's own, the wanted level as `acr_values`, and nothing of the service.
+
+use super::CALLBACK_PATH;
+use crate::{
+    error::HubError,
+    ids::{pkce_challenge, random_token},
+    journey::{load, Journey, Status, UpstreamAttempt},
+    state::AppState,
+    web::Page,
+};
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use std::time::Duration;
+
+/// The store key mapping an upstream `state` to its journey.
+pub fn state_key(state: &str) -> String {
+    format!("upstate:{state}")
+}
+
+/// Records the attempt on the journey and redirects to the provider's authorization endpoint.
+pub async fn begin(state: &AppState, journey_id: &str, mut journey: Journey, provider_id: &str) -> Result<Response, HubError> {
+    let provider = state.providers.get(provider_id).ok_or_else(Page::session_expired)?;
+    let meta = match state.upstreams.metadata(provider).await {
+        Ok(meta) => meta,
+        Err(e) => {
+            tracing::warn!(provider = %provider.id, error = %e, "provider discovery failed");
+            return Err(provider_problem(&provider.name).into());
+        }
+    };
+    let attempt = UpstreamAttempt {
+        provider_id: provider.id.clone(),
+        state: random_token(),
+        nonce: random_token(),
+        pkce_verifier: random_token(),
+        started_at: state.now(),
+    };
+    journey.go(Status::ProviderChosen).map_err(|_| Page::session_expired())?;
+    journey.notice = None;
+    let mut params = vec![
+        ("response_type", "code".to_string()),
+        ("client_id", provider.client_id.clone()),
+        ("redirect_uri", state.config.url(CALLBACK_PATH)),
+        ("scope", provider.scopes.join(" ")),
+        ("state", attempt.state.clone()),
+        ("nonce", attempt.nonce.clone()),
+        ("code_challenge", pkce_challenge(&attempt.pkce_verifier)),
+        ("code_challenge_method", "S256".to_string()),
+    ];
+    if provider.send_acr_values {
+        let acr: Vec<String> = journey.request.vtr.iter().map(|v| provider.acr_of_vector(v)).collect();
+        params.push(("acr_values", acr.join(" ")));
+    }
+    if let Some(locales) = &journey.request.ui_locales {
+        params.push(("ui_locales", locales.clone()));
+    }
+    if journey.request.prompt.as_deref() == Some("login") {
+        params.push(("prompt", "login".to_string()));
+    }
+    let ttl = Duration::from_secs(state.config.journey_ttl_secs);
+    let upstate = attempt.state.clone();
+    journey.upstream = Some(attempt);
+    load::save(state, journey_id, &journey).await?;
+    if let Err(e) = state.store.put(&state_key(&upstate), journey_id.as_bytes().to_vec(), ttl).await {
+        tracing::warn!(error = %e, "store unavailable");
+        return Err(Page::unavailable().into());
+    }
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    let separator = if meta.authorization_endpoint.contains('?') { '&' } else { '?' };
+    Ok(Redirect::to(&format!("{}{separator}{query}", meta.authorization_endpoint)).into_response())
+}
+
+/// The page shown when a provider is down or answered wrongly: a way on, never an assertion.
+pub fn provider_problem(name: &str) -> Page {
+    Page::new(StatusCode::BAD_GATEWAY, format!("Sorry, there is a problem with {name}"))
+        .para(format!("We could not complete your sign in with {name}. You have not been signed in."))
+        .para("You can choose another way to sign in, or try again later.")
+        .code("provider_error")
+        .action("/choose-provider", "Choose another way to sign in")
+}

@@ -1,0 +1,99 @@
+//! `GET|POST /choose-provider`: the person picks an identity provider able to reach the wanted level
+//! (DESIGN.md journey step 3); `POST /cancel` returns them to the service with `access_denied`.
+
+use super::{render, ChooseProvider, Page, ProviderOption};
+use crate::{
+    error::{ErrorCode, HubError},
+    journey::{load, Status},
+    provider::authorize::cookie,
+    state::AppState,
+};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+    Form,
+};
+use serde::Deserialize;
+
+/// Remembers the last provider chosen (only its id), to offer it first next time.
+pub const LAST_PROVIDER_COOKIE: &str = "__Host-hub-last-provider";
+
+/// The choice page's options for a journey: providers able to reach a wanted vector, the remembered one
+/// first, unavailable ones marked.
+pub fn options(state: &AppState, wanted: &[crate::vtr::Vector], failed: &[String], last: Option<&str>) -> Vec<ProviderOption> {
+    let mut list: Vec<ProviderOption> = state
+        .providers
+        .iter()
+        .filter(|p| p.can_reach(wanted))
+        .map(|p| ProviderOption {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            unavailable: p.temporarily_unavailable,
+            failed: failed.contains(&p.id),
+            checked: false,
+        })
+        .collect();
+    if let Some(pos) = last.and_then(|id| list.iter().position(|p| p.id == id && !p.unavailable)) {
+        let mut remembered = list.remove(pos);
+        remembered.checked = true;
+        list.insert(0, remembered);
+    }
+    list
+}
+
+fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey, error: Option<String>) -> Response {
+    let service_name = state.clients.get(&journey.request.client_id).map(|c| c.client_name.clone()).unwrap_or_default();
+    let last = cookie(headers, LAST_PROVIDER_COOKIE);
+    let providers = options(state, &journey.request.vtr, &journey.failed_providers, last.as_deref());
+    let hint = if journey.request.vtr.iter().any(|v| v.asks_identity()) {
+        "This service needs to confirm your identity. Choose a certified company to prove who you are.".to_string()
+    } else {
+        "Choose a certified company you have an account with.".to_string()
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    render(status, &ChooseProvider { service_name, hint, providers, notice: journey.notice.clone(), error })
+}
+
+/// `GET /choose-provider`.
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HubError> {
+    let (_, journey) = load::current(&state, &headers).await?;
+    if !matches!(journey.status, Status::Started | Status::ProviderChosen) {
+        return Err(Page::session_expired().into());
+    }
+    if options(&state, &journey.request.vtr, &[], None).is_empty() {
+        return Err(Page::new(StatusCode::OK, "You cannot sign in to this service at the moment")
+            .para("None of the certified companies can confirm your identity to the level this service needs.")
+            .action("/cancel-link", "Return to the service")
+            .into());
+    }
+    Ok(page(&state, &headers, &journey, None))
+}
+
+/// The choice form.
+#[derive(Debug, Deserialize)]
+pub struct Choice {
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+/// `POST /choose-provider`: sends the person to the chosen provider.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, Form(choice): Form<Choice>) -> Result<Response, HubError> {
+    let (id, journey) = load::current(&state, &headers).await?;
+    let allowed = options(&state, &journey.request.vtr, &[], None);
+    let chosen = choice.provider.as_deref().and_then(|p| allowed.iter().find(|o| o.id == p && !o.unavailable));
+    match chosen {
+        Some(option) => crate::upstream::start::begin(&state, &id, journey, &option.id).await,
+        None => Ok(page(&state, &headers, &journey, Some("Select how you want to sign in".into()))),
+    }
+}
+
+/// `POST /cancel` (and `GET /cancel-link` from pages with only a link): the person goes back to the
+/// service, which receives `access_denied`.
+pub async fn cancel(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HubError> {
+    let (id, mut journey) = load::current(&state, &headers).await?;
+    journey.go(Status::Cancelled).map_err(|_| Page::session_expired())?;
+    load::save(&state, &id, &journey).await?;
+    let to = journey.request.return_to.clone();
+    Err(HubError::Redirect { to, issuer: state.config.issuer.clone(), code: ErrorCode::AccessDenied, description: "the person returned to the service without signing in".into() })
+}

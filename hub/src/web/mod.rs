@@ -1,0 +1,124 @@
+//! Pages for people (GOV.UK Design System): the provider choice and every error, each with a way forward.
+//! Templates extend the shared `govuk/layout.html`; pages work without JavaScript.
+
+pub mod choose_provider;
+
+use askama::Template;
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+
+/// A simple page: heading, paragraphs, an optional error code and one button.
+#[derive(Template, Debug, Clone)]
+#[template(path = "page.html")]
+pub struct Page {
+    #[template(skip)]
+    pub status: StatusCode,
+    pub heading: String,
+    pub paragraphs: Vec<String>,
+    pub code: Option<String>,
+    pub action: Option<(String, String)>,
+    pub secondary: Option<(String, String)>,
+}
+
+impl Page {
+    /// A page with a status and heading.
+    pub fn new(status: StatusCode, heading: impl Into<String>) -> Self {
+        Self { status, heading: heading.into(), paragraphs: Vec::new(), code: None, action: None, secondary: None }
+    }
+
+    /// Adds a paragraph.
+    pub fn para(mut self, text: impl Into<String>) -> Self {
+        self.paragraphs.push(text.into());
+        self
+    }
+
+    /// Shows an error code a person can quote to support.
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Adds the page's button.
+    pub fn action(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+        self.action = Some((href.into(), text.into()));
+        self
+    }
+
+    /// Adds a link back to the service (which then receives `access_denied`).
+    pub fn with_return_link(mut self) -> Self {
+        self.secondary = Some(("/cancel-link".into(), "Return to the service".into()));
+        self
+    }
+
+    /// "Sorry, there is a problem with the service": the hub or its store is down; try again later.
+    pub fn unavailable() -> Self {
+        Page::new(StatusCode::SERVICE_UNAVAILABLE, "Sorry, there is a problem with the service")
+            .para("Try again later. Nothing you entered has been lost: go back to the service you were using and start again.")
+            .code("temporarily_unavailable")
+    }
+
+    /// The journey cookie is missing or the journey has expired.
+    pub fn session_expired() -> Self {
+        Page::new(StatusCode::BAD_REQUEST, "Your session has timed out")
+            .para("You have not done anything for a while, or your browser did not keep our cookie, so we could not continue.")
+            .para("Go back to the service you were using and sign in again.")
+            .code("session_expired")
+    }
+}
+
+/// Renders any template as an HTML response with the given status and safe headers.
+pub fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(body) => {
+            let mut response = (status, Html(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:"),
+            );
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        render(self.status, &self)
+    }
+}
+
+/// One provider row on the choice page.
+#[derive(Debug, Clone)]
+pub struct ProviderOption {
+    pub id: String,
+    pub name: String,
+    pub unavailable: bool,
+    pub failed: bool,
+    pub checked: bool,
+}
+
+/// The provider choice page (DESIGN.md journey step 3).
+#[derive(Template, Debug)]
+#[template(path = "choose_provider.html")]
+pub struct ChooseProvider {
+    pub service_name: String,
+    pub hint: String,
+    pub providers: Vec<ProviderOption>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The 404 page.
+pub async fn not_found() -> Page {
+    Page::new(StatusCode::NOT_FOUND, "Page not found").para("If you typed the web address, check it is correct. If you followed a link from a service, go back to it and try again.")
+}
