@@ -83,7 +83,9 @@ impl Config {
             return Err("field code_ttl_secs: must be 1..=300".into());
         }
         if self.id_token_ttl_secs == 0 || self.access_token_ttl_secs == 0 || self.journey_ttl_secs == 0 {
-            return Err("lifetimes (id_token_ttl_secs, access_token_ttl_secs, journey_ttl_secs) must be positive".into());
+            return Err(
+                "lifetimes (id_token_ttl_secs, access_token_ttl_secs, journey_ttl_secs) must be positive".into(),
+            );
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use crate::web::Page;
 use axum::{
     http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     Json,
 };
 
@@ -88,8 +88,10 @@ impl ReturnTo {
             ResponseMode::Query => format!("{}?{encoded}", self.redirect_uri),
             ResponseMode::Fragment => format!("{}#{encoded}", self.redirect_uri),
         };
-        let mut response = Redirect::to(&location).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut response = crate::web::found(&location);
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -98,11 +100,21 @@ impl ReturnTo {
 #[derive(Debug)]
 pub enum HubError {
     /// A page for the person: the request cannot be trusted enough to redirect (RFC 6749 §4.1.2.1).
-    Page(Page),
+    Page(Box<Page>),
     /// An error returned to the service at its (validated) redirect URI.
-    Redirect { to: ReturnTo, issuer: String, code: ErrorCode, description: String },
+    Redirect {
+        to: ReturnTo,
+        issuer: String,
+        code: ErrorCode,
+        description: String,
+    },
     /// A JSON error from the token endpoint (RFC 6749 §5.2). `basic` adds `WWW-Authenticate: Basic`.
-    Json { status: StatusCode, code: ErrorCode, description: String, basic: bool },
+    Json {
+        status: StatusCode,
+        code: ErrorCode,
+        description: String,
+        basic: bool,
+    },
     /// A userinfo error (RFC 6750 §3): 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
     Bearer { description: String },
 }
@@ -115,13 +127,18 @@ impl HubError {
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        Self::Json { status, code, description: description.into(), basic: false }
+        Self::Json {
+            status,
+            code,
+            description: description.into(),
+            basic: false,
+        }
     }
 }
 
 impl From<Page> for HubError {
     fn from(page: Page) -> Self {
-        Self::Page(page)
+        Self::Page(Box::new(page))
     }
 }
 
@@ -129,22 +146,39 @@ impl IntoResponse for HubError {
     fn into_response(self) -> Response {
         match self {
             Self::Page(page) => page.into_response(),
-            Self::Redirect { to, issuer, code, description } => {
-                to.redirect(&issuer, &[("error", code.as_str()), ("error_description", &description)])
-            }
-            Self::Json { status, code, description, basic } => {
+            Self::Redirect {
+                to,
+                issuer,
+                code,
+                description,
+            } => to.redirect(
+                &issuer,
+                &[("error", code.as_str()), ("error_description", &description)],
+            ),
+            Self::Json {
+                status,
+                code,
+                description,
+                basic,
+            } => {
                 let body = serde_json::json!({ "error": code.as_str(), "error_description": description });
                 let mut response = (status, Json(body)).into_response();
                 let headers = response.headers_mut();
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 if basic {
                     *response.status_mut() = StatusCode::UNAUTHORIZED;
-                    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"token\""),
+                    );
                 }
                 response
             }
             Self::Bearer { description } => {
-                let safe: String = description.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect();
+                let safe: String = description
+                    .chars()
+                    .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                    .collect();
                 let value = format!("Bearer error=\"invalid_token\", error_description=\"{safe}\"");
                 let mut response = (
                     StatusCode::UNAUTHORIZED,

@@ -80,6 +80,12 @@ secret_newtype!(
     SessionId
 );
 
+/// Compares two secrets in constant time (length is not secret).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,10 +105,4 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(format!("{:?}", AuthCode(a)), "AuthCode(…)");
     }
-}
-
-/// Compares two secrets in constant time (length is not secret).
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }

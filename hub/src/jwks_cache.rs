@@ -26,28 +26,40 @@ pub enum RemoteKeyError {
     Key(#[from] KeyError),
 }
 
+/// A key set and when it was fetched.
+type Cached = (Arc<VerifyingKeys>, Instant);
+
 /// A cache of JWKS documents by URL.
 #[derive(Debug, Clone)]
 pub struct JwksCache {
     http: reqwest::Client,
-    entries: Arc<RwLock<HashMap<String, (Arc<VerifyingKeys>, Instant)>>>,
+    entries: Arc<RwLock<HashMap<String, Cached>>>,
 }
 
 impl JwksCache {
     /// A cache fetching with `http`.
     pub fn new(http: reqwest::Client) -> Self {
-        Self { http, entries: Arc::default() }
+        Self {
+            http,
+            entries: Arc::default(),
+        }
     }
 
     async fn fetch(&self, url: &str) -> Result<Arc<VerifyingKeys>, RemoteKeyError> {
-        let fail = |message: String| RemoteKeyError::Fetch { url: url.to_string(), message };
+        let fail = |message: String| RemoteKeyError::Fetch {
+            url: url.to_string(),
+            message,
+        };
         let response = self.http.get(url).send().await.map_err(|e| fail(e.to_string()))?;
         if !response.status().is_success() {
             return Err(fail(format!("status {}", response.status())));
         }
         let doc: Value = response.json().await.map_err(|e| fail(e.to_string()))?;
         let keys = Arc::new(VerifyingKeys::from_jwks(&doc)?);
-        self.entries.write().await.insert(url.to_string(), (keys.clone(), Instant::now()));
+        self.entries
+            .write()
+            .await
+            .insert(url.to_string(), (keys.clone(), Instant::now()));
         Ok(keys)
     }
 

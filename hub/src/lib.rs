@@ -43,19 +43,28 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route(upstream::JWKS_PATH, get(jwks::upstream))
         .route(upstream::CALLBACK_PATH, get(upstream::callback::get))
-        .route("/choose-provider", get(web::choose_provider::get).post(web::choose_provider::post))
+        .route(
+            "/choose-provider",
+            get(web::choose_provider::get).post(web::choose_provider::post),
+        )
         .route("/cancel", post(web::choose_provider::cancel))
         .route("/cancel-link", get(web::choose_provider::cancel))
         .fallback(web::not_found)
         .merge(govuk::router())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .with_state(state)
 }
 
 /// Serves the hub on `listener` until `shutdown` completes.
-pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let state = AppState::from_config(config).await?;
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }

@@ -4,7 +4,10 @@ use clap::Parser;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "hub", about = "The federation hub: OpenID Connect provider to services, client of identity providers")]
+#[command(
+    name = "hub",
+    about = "The federation hub: OpenID Connect provider to services, client of identity providers"
+)]
 struct Cli {
     /// A TOML configuration file (fields of hub::Config); defaults apply without one.
     #[arg(long, env = "HUB_CONFIG")]
@@ -23,7 +26,9 @@ struct Cli {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {

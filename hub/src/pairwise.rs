@@ -32,7 +32,13 @@ mod tests {
         let a2 = pairwise_sub(s, "urn:fdc:gov.uk:2022:", "service.gov.uk", "https://idp", "p1");
         let b = pairwise_sub(s, "urn:fdc:gov.uk:2022:", "other.gov.uk", "https://idp", "p1");
         let c = pairwise_sub(s, "urn:fdc:gov.uk:2022:", "service.gov.uk", "https://idp", "p2");
-        let d = pairwise_sub(b"other secret", "urn:fdc:gov.uk:2022:", "service.gov.uk", "https://idp", "p1");
+        let d = pairwise_sub(
+            b"other secret",
+            "urn:fdc:gov.uk:2022:",
+            "service.gov.uk",
+            "https://idp",
+            "p1",
+        );
         assert_eq!(a1, a2);
         assert!(a1.starts_with("urn:fdc:gov.uk:2022:"));
         assert_ne!(a1, b);

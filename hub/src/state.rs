@@ -32,13 +32,22 @@ impl HubKeys {
         let secret_path = dir.join("pairwise.secret");
         if !secret_path.exists() {
             let secret = crate::ids::random_token();
-            write_private(&secret_path, secret.as_bytes()).with_context(|| format!("writing {}", secret_path.display()))?;
+            write_private(&secret_path, secret.as_bytes())
+                .with_context(|| format!("writing {}", secret_path.display()))?;
         }
-        let pairwise_secret = std::fs::read(&secret_path).with_context(|| format!("reading {}", secret_path.display()))?;
+        let pairwise_secret =
+            std::fs::read(&secret_path).with_context(|| format!("reading {}", secret_path.display()))?;
         if pairwise_secret.len() < 32 {
-            anyhow::bail!("{}: the pairwise secret must be at least 32 bytes", secret_path.display());
+            anyhow::bail!(
+                "{}: the pairwise secret must be at least 32 bytes",
+                secret_path.display()
+            );
         }
-        Ok(Self { signing, upstream, pairwise_secret })
+        Ok(Self {
+            signing,
+            upstream,
+            pairwise_secret,
+        })
     }
 }
 
@@ -49,7 +58,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)
 }
 
@@ -89,7 +102,11 @@ impl AppState {
         let providers = ProviderRegistry::load(&config.providers_file)?;
         let keys = HubKeys::load_or_generate(&config.keys_dir)?;
         let store: Store = match &config.redis_url {
-            Some(url) => Arc::new(RedisStore::connect(url, &config.redis_prefix).await.with_context(|| format!("connecting to Redis at {url}"))?),
+            Some(url) => Arc::new(
+                RedisStore::connect(url, &config.redis_prefix)
+                    .await
+                    .with_context(|| format!("connecting to Redis at {url}"))?,
+            ),
             None => Arc::new(MemoryStore::new()),
         };
         Self::new(config, clients, providers, keys, store, Arc::new(SystemClock))

@@ -49,7 +49,10 @@ pub enum VtrError {
 
 impl Vector {
     /// The default when `vtr` is absent: `Cl.Cm`.
-    pub const DEFAULT: Vector = Vector { credential: Credential::Medium, identity: None };
+    pub const DEFAULT: Vector = Vector {
+        credential: Credential::Medium,
+        identity: None,
+    };
 
     /// Parses one vector such as `Cl`, `Cl.Cm` or `Cl.Cm.P2` (components in that order).
     pub fn parse(s: &str) -> Result<Self, VtrError> {
@@ -89,7 +92,8 @@ impl Vector {
 
     /// Whether a level reached (`self`) meets a level asked for.
     pub fn satisfies(&self, wanted: &Vector) -> bool {
-        self.credential >= wanted.credential && self.identity.unwrap_or(Identity::P0) >= wanted.identity.unwrap_or(Identity::P0)
+        self.credential >= wanted.credential
+            && self.identity.unwrap_or(Identity::P0) >= wanted.identity.unwrap_or(Identity::P0)
     }
 
     /// The credential part alone, as the ID token's `vot` (e.g. `Cl.Cm`).
@@ -201,7 +205,10 @@ mod tests {
             ("Cl.Cm.P3", Ok("Cl.Cm.P3")),
             ("Cl.P0", Ok("Cl.P0")),
             ("Cl.P2", Err(VtrError::IdentityNeedsMediumCredential("Cl.P2".into()))),
-            ("Cl.Cm.P2.P1", Err(VtrError::SeveralIdentityLevels("Cl.Cm.P2.P1".into()))),
+            (
+                "Cl.Cm.P2.P1",
+                Err(VtrError::SeveralIdentityLevels("Cl.Cm.P2.P1".into())),
+            ),
             ("Cm", Err(VtrError::Unknown("Cm".into()))),
             ("P2", Err(VtrError::Unknown("P2".into()))),
             ("Cl.Cm.P4", Err(VtrError::Unknown("Cl.Cm.P4".into()))),
@@ -218,28 +225,60 @@ mod tests {
     fn decide_table() {
         let all = [v("Cl"), v("Cl.Cm"), v("Cl.Cm.P1"), v("Cl.Cm.P2"), v("Cl.Cm.P3")];
         let low_only = [v("Cl"), v("Cl.Cm")];
-        let full = VtrPolicy { registered: &all, private_key_jwt: true };
-        let secret = VtrPolicy { registered: &all, private_key_jwt: false };
-        let narrow = VtrPolicy { registered: &low_only, private_key_jwt: true };
-        let cases: &[(Option<&str>, &VtrPolicy, Result<Vec<&str>, VtrError>)] = &[
+        let full = VtrPolicy {
+            registered: &all,
+            private_key_jwt: true,
+        };
+        let secret = VtrPolicy {
+            registered: &all,
+            private_key_jwt: false,
+        };
+        let narrow = VtrPolicy {
+            registered: &low_only,
+            private_key_jwt: true,
+        };
+        type Case<'a> = (Option<&'a str>, &'a VtrPolicy<'a>, Result<Vec<&'a str>, VtrError>);
+        let cases: &[Case] = &[
             (None, &full, Ok(vec!["Cl.Cm"])),
             (Some(r#"["Cl.Cm"]"#), &full, Ok(vec!["Cl.Cm"])),
             (Some(r#"["Cl.Cm.P2"]"#), &full, Ok(vec!["Cl.Cm.P2"])),
-            (Some(r#"["Cl.Cm.P2","Cl.Cm.P1"]"#), &full, Ok(vec!["Cl.Cm.P1", "Cl.Cm.P2"])),
+            (
+                Some(r#"["Cl.Cm.P2","Cl.Cm.P1"]"#),
+                &full,
+                Ok(vec!["Cl.Cm.P1", "Cl.Cm.P2"]),
+            ),
             (Some(r#"["Cl.Cm","Cl"]"#), &full, Ok(vec!["Cl", "Cl.Cm"])),
             (Some(r#"["Cl.Cm","Cl.Cm.P2"]"#), &full, Err(VtrError::Mixed)),
-            (Some(r#"["Cl.Cm.P2"]"#), &narrow, Err(VtrError::NotRegistered("Cl.Cm.P2".into()))),
-            (Some(r#"["Cl.Cm.P2"]"#), &secret, Err(VtrError::IdentityNeedsPrivateKeyJwt)),
+            (
+                Some(r#"["Cl.Cm.P2"]"#),
+                &narrow,
+                Err(VtrError::NotRegistered("Cl.Cm.P2".into())),
+            ),
+            (
+                Some(r#"["Cl.Cm.P2"]"#),
+                &secret,
+                Err(VtrError::IdentityNeedsPrivateKeyJwt),
+            ),
             (Some(r#"["Cl.Cm"]"#), &secret, Ok(vec!["Cl.Cm"])),
             (Some(r#"[]"#), &full, Err(VtrError::NotAnArray)),
             (Some(r#""Cl.Cm""#), &full, Err(VtrError::NotAnArray)),
             (Some("Cl.Cm"), &full, Err(VtrError::NotAnArray)),
-            (Some(r#"["Cl.P1"]"#), &full, Err(VtrError::IdentityNeedsMediumCredential("Cl.P1".into()))),
-            (Some(r#"["Cl.Cm.P1.P2"]"#), &full, Err(VtrError::SeveralIdentityLevels("Cl.Cm.P1.P2".into()))),
+            (
+                Some(r#"["Cl.P1"]"#),
+                &full,
+                Err(VtrError::IdentityNeedsMediumCredential("Cl.P1".into())),
+            ),
+            (
+                Some(r#"["Cl.Cm.P1.P2"]"#),
+                &full,
+                Err(VtrError::SeveralIdentityLevels("Cl.Cm.P1.P2".into())),
+            ),
         ];
         for (input, policy, want) in cases {
             let got = decide(*input, policy).map(|vs| vs.iter().map(|v| v.to_string()).collect::<Vec<_>>());
-            let want = want.clone().map(|vs| vs.into_iter().map(str::to_string).collect::<Vec<_>>());
+            let want = want
+                .clone()
+                .map(|vs| vs.into_iter().map(str::to_string).collect::<Vec<_>>());
             assert_eq!(got, want, "{input:?}");
         }
     }
@@ -259,7 +298,10 @@ mod tests {
         for (reached, wanted, want) in cases {
             assert_eq!(v(reached).satisfies(&v(wanted)), want, "{reached} meets {wanted}");
         }
-        assert_eq!(met(&v("Cl.Cm.P2"), &[v("Cl.Cm.P1"), v("Cl.Cm.P2")]), Some(&v("Cl.Cm.P1")));
+        assert_eq!(
+            met(&v("Cl.Cm.P2"), &[v("Cl.Cm.P1"), v("Cl.Cm.P2")]),
+            Some(&v("Cl.Cm.P1"))
+        );
         assert_eq!(v("Cl.Cm.P2").credential_vot(), "Cl.Cm");
         assert_eq!(v("Cl.Cm.P2").identity_vot(), Some("P2"));
     }

@@ -9,8 +9,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use josekit::{
     jwk::Jwk,
     jws::{
-        alg::ecdsa::EcdsaJwsSigner, JwsHeader, JwsVerifier, ES256, ES384, ES512, PS256, PS384, PS512, RS256,
-        RS384, RS512,
+        alg::ecdsa::EcdsaJwsSigner, JwsHeader, JwsVerifier, ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384,
+        RS512,
     },
     jwt::JwtPayload,
 };
@@ -40,7 +40,9 @@ pub enum KeyError {
 }
 
 /// Signature algorithms a verifier may be pinned to. `none` and the HMAC family are absent by design.
-pub const ACCEPTED_ALGS: &[&str] = &["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
+pub const ACCEPTED_ALGS: &[&str] = &[
+    "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+];
 
 /// An ES256 (P-256) private key with its thumbprint key id. `Debug` never shows the private key.
 pub struct SigningKey {
@@ -52,32 +54,49 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &"ES256").finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &"ES256")
+            .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     /// A fresh P-256 key pair from the operating system's random source.
     pub fn generate() -> Result<Self, KeyError> {
-        let pair = ES256.generate_key_pair().map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let pair = ES256
+            .generate_key_pair()
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
         Self::from_pem(&pair.to_pem_private_key())
     }
 
     /// Loads a PKCS#8 (or SEC1) PEM private key.
     pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
-        let pair = ES256.key_pair_from_pem(pem).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
-        let signer = ES256.signer_from_pem(pem).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let pair = ES256
+            .key_pair_from_pem(pem)
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let signer = ES256
+            .signer_from_pem(pem)
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
         let mut public_jwk = pair.to_jwk_public_key();
         let kid = thumbprint(&public_jwk)?;
         public_jwk.set_key_id(&kid);
         public_jwk.set_key_use("sig");
         public_jwk.set_algorithm("ES256");
-        Ok(Self { kid, signer, public_jwk, private_pem: pair.to_pem_private_key() })
+        Ok(Self {
+            kid,
+            signer,
+            public_jwk,
+            private_pem: pair.to_pem_private_key(),
+        })
     }
 
     /// Loads a PEM key file.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let pem = std::fs::read(path).map_err(|source| KeyError::Io { path: path.display().to_string(), source })?;
+        let pem = std::fs::read(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_pem(&pem)
     }
 
@@ -94,7 +113,10 @@ impl SigningKey {
 
     /// Writes the private key as PKCS#8 PEM, readable by the owner only.
     pub fn write_pem(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { path: path.display().to_string(), source };
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -118,7 +140,9 @@ impl SigningKey {
 
     /// The public key as SubjectPublicKeyInfo PEM, for registering with a peer.
     pub fn public_pem(&self) -> Result<String, KeyError> {
-        let pair = ES256.key_pair_from_pem(&self.private_pem).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let pair = ES256
+            .key_pair_from_pem(&self.private_pem)
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
         String::from_utf8(pair.to_pem_public_key()).map_err(|e| KeyError::InvalidKey(e.to_string()))
     }
 
@@ -141,7 +165,11 @@ impl SigningKey {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -166,7 +194,9 @@ pub fn thumbprint(jwk: &Jwk) -> Result<String, KeyError> {
     };
     let mut canonical = Map::new();
     for m in members {
-        let value = map.get(*m).ok_or_else(|| KeyError::InvalidKey(format!("JWK lacks {m}")))?;
+        let value = map
+            .get(*m)
+            .ok_or_else(|| KeyError::InvalidKey(format!("JWK lacks {m}")))?;
         canonical.insert((*m).to_string(), value.clone());
     }
     // serde_json's Map is ordered by key (no preserve_order feature), giving the canonical member order.
@@ -190,7 +220,9 @@ pub fn decode_header(token: &str) -> Result<Header, KeyError> {
     let (Some(head), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(KeyError::Malformed("not a compact JWS of three parts".into()));
     };
-    let bytes = URL_SAFE_NO_PAD.decode(head).map_err(|_| KeyError::Malformed("header is not base64url".into()))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(head)
+        .map_err(|_| KeyError::Malformed("header is not base64url".into()))?;
     serde_json::from_slice(&bytes).map_err(|_| KeyError::Malformed("header is not a JSON object with alg".into()))
 }
 
@@ -203,7 +235,10 @@ pub struct VerifyingKey {
 
 impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifyingKey").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -211,7 +246,9 @@ impl VerifyingKey {
     /// A key from a JWK object. Its algorithm is the JWK's `alg` when present, else the one its type
     /// implies (P-256 → ES256, P-384 → ES384, P-521 → ES512, RSA → RS256).
     pub fn from_jwk(value: &Value) -> Result<Self, KeyError> {
-        let map = value.as_object().ok_or_else(|| KeyError::InvalidKey("JWK is not an object".into()))?;
+        let map = value
+            .as_object()
+            .ok_or_else(|| KeyError::InvalidKey("JWK is not an object".into()))?;
         let jwk = Jwk::from_map(map.clone()).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
         let alg = match jwk.algorithm() {
             Some(alg) => alg.to_string(),
@@ -222,7 +259,11 @@ impl VerifyingKey {
             Alg::Rsa(r) => r.verifier_from_jwk(&jwk).map(|v| Box::new(v) as Box<dyn JwsVerifier>),
             Alg::Pss(p) => p.verifier_from_jwk(&jwk).map(|v| Box::new(v) as Box<dyn JwsVerifier>),
         })?;
-        Ok(Self { kid: jwk.key_id().map(str::to_string), alg, verifier })
+        Ok(Self {
+            kid: jwk.key_id().map(str::to_string),
+            alg,
+            verifier,
+        })
     }
 
     /// A key from a SubjectPublicKeyInfo PEM, pinned to `alg` (or the type's default when `None`).
@@ -238,7 +279,11 @@ impl VerifyingKey {
             Alg::Rsa(r) => r.verifier_from_pem(pem).map(|v| Box::new(v) as Box<dyn JwsVerifier>),
             Alg::Pss(p) => p.verifier_from_pem(pem).map(|v| Box::new(v) as Box<dyn JwsVerifier>),
         })?;
-        Ok(Self { kid: None, alg, verifier })
+        Ok(Self {
+            kid: None,
+            alg,
+            verifier,
+        })
     }
 
     /// The algorithm this key is pinned to.
@@ -348,7 +393,11 @@ impl VerifyingKeys {
             return Err(KeyError::AlgorithmNotAccepted(header.alg));
         }
         let candidates: Vec<&VerifyingKey> = match &header.kid {
-            Some(kid) => self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid.as_str()) || k.kid.is_none()).collect(),
+            Some(kid) => self
+                .keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid.as_str()) || k.kid.is_none())
+                .collect(),
             None => self.keys.iter().collect(),
         };
         if candidates.is_empty() {
@@ -357,7 +406,10 @@ impl VerifyingKeys {
         let mut mismatch = None;
         for key in candidates {
             if key.alg != header.alg {
-                mismatch = Some(KeyError::AlgorithmMismatch { token: header.alg.clone(), key: key.alg.clone() });
+                mismatch = Some(KeyError::AlgorithmMismatch {
+                    token: header.alg.clone(),
+                    key: key.alg.clone(),
+                });
                 continue;
             }
             if let Ok((payload, _)) = josekit::jwt::decode_with_verifier(token, key.verifier.as_ref()) {
@@ -372,8 +424,13 @@ impl VerifyingKeys {
 /// The claims of a compact JWS, decoded WITHOUT verification: only for choosing keys (by `iss`) before
 /// [`VerifyingKeys::verify`], never for trusting anything.
 pub fn peek_claims(token: &str) -> Result<Map<String, Value>, KeyError> {
-    let part = token.split('.').nth(1).ok_or_else(|| KeyError::Malformed("no payload".into()))?;
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| KeyError::Malformed("payload is not base64url".into()))?;
+    let part = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| KeyError::Malformed("no payload".into()))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| KeyError::Malformed("payload is not base64url".into()))?;
     serde_json::from_slice(&bytes).map_err(|_| KeyError::Malformed("payload is not a JSON object".into()))
 }
 
@@ -426,14 +483,21 @@ mod tests {
         for alg in ["none", "HS256"] {
             let head = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"{}"}}"#, key.kid()));
             let token = format!("{head}.{body}.");
-            assert!(matches!(keys.verify(&token), Err(KeyError::AlgorithmNotAccepted(_))), "{alg}");
+            assert!(
+                matches!(keys.verify(&token), Err(KeyError::AlgorithmNotAccepted(_))),
+                "{alg}"
+            );
         }
         // The right key, but the header claims ES384.
         let real = key.sign_jwt("JWT", &claims())?;
         let mut parts = real.split('.');
         let _ = parts.next();
         let head = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES384","kid":"{}"}}"#, key.kid()));
-        let swapped = format!("{head}.{}.{}", parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let swapped = format!(
+            "{head}.{}.{}",
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default()
+        );
         assert!(matches!(keys.verify(&swapped), Err(KeyError::AlgorithmMismatch { .. })));
         // Unknown kid.
         let unknown = other.sign_jwt("JWT", &claims())?;

@@ -4,10 +4,7 @@
 
 pub mod load;
 
-use crate::{
-    error::ReturnTo,
-    vtr::Vector,
-};
+use crate::{error::ReturnTo, vtr::Vector};
 use serde::{Deserialize, Serialize};
 
 /// Where a journey is.
@@ -77,7 +74,9 @@ pub struct UpstreamAttempt {
 
 impl std::fmt::Debug for UpstreamAttempt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamAttempt").field("provider_id", &self.provider_id).finish_non_exhaustive()
+        f.debug_struct("UpstreamAttempt")
+            .field("provider_id", &self.provider_id)
+            .finish_non_exhaustive()
     }
 }
 

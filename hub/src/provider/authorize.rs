@@ -17,7 +17,7 @@ use crate::{
 use axum::{
     extract::{RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{IntoResponse, Redirect, Response},
+    response::Response,
     Form,
 };
 use serde::Deserialize;
@@ -72,12 +72,12 @@ impl Refusal {
     /// Renders the refusal; redirects carry `iss`.
     pub fn into_error(self, issuer: &str) -> HubError {
         match self {
-            Refusal::Page(heading, detail) => HubError::Page(
+            Refusal::Page(heading, detail) => HubError::Page(Box::new(
                 Page::new(StatusCode::BAD_REQUEST, heading)
                     .para(detail)
                     .para("Go back to the service you were using and try again. If this keeps happening, contact that service.")
                     .code("invalid_request"),
-            ),
+            )),
             Refusal::Redirect(to, code, description) => {
                 HubError::Redirect { to, issuer: issuer.to_string(), code, description }
             }
@@ -98,40 +98,82 @@ fn valid_challenge(c: &str) -> bool {
 pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest, Refusal> {
     let client: &Client = non_empty(&params.client_id)
         .and_then(|id| clients.get(id))
-        .ok_or_else(|| Refusal::Page("The service you came from is not recognised", "The request did not name a service registered with GOV.UK sign in.".into()))?;
+        .ok_or_else(|| {
+            Refusal::Page(
+                "The service you came from is not recognised",
+                "The request did not name a service registered with GOV.UK sign in.".into(),
+            )
+        })?;
     let redirect_uri = non_empty(&params.redirect_uri)
         .filter(|uri| client.has_redirect_uri(uri))
-        .ok_or_else(|| Refusal::Page("There is a problem with the service you came from", "The address it asked us to send you back to is not registered, so we cannot send you there.".into()))?;
+        .ok_or_else(|| {
+            Refusal::Page(
+                "There is a problem with the service you came from",
+                "The address it asked us to send you back to is not registered, so we cannot send you there.".into(),
+            )
+        })?;
     let response_mode = match params.response_mode.as_deref() {
         None | Some("query") => ResponseMode::Query,
         Some("fragment") => ResponseMode::Fragment,
         Some(other) => {
-            return Err(Refusal::Page("There is a problem with the service you came from", format!("The response mode {other:?} is not supported.")))
+            return Err(Refusal::Page(
+                "There is a problem with the service you came from",
+                format!("The response mode {other:?} is not supported."),
+            ))
         }
     };
-    let to = ReturnTo { redirect_uri: redirect_uri.to_string(), state: non_empty(&params.state).map(str::to_string), response_mode };
+    let to = ReturnTo {
+        redirect_uri: redirect_uri.to_string(),
+        state: non_empty(&params.state).map(str::to_string),
+        response_mode,
+    };
     let refuse = |code: ErrorCode, why: &str| Refusal::Redirect(to.clone(), code, why.to_string());
 
     if !client.active {
         return Err(refuse(ErrorCode::UnauthorizedClient, "client is not active"));
     }
     if params.request_uri.is_some() {
-        return Err(refuse(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(refuse(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     if params.request.is_some() {
-        return Err(Refusal::Redirect(to.clone(), ErrorCode::InvalidRequest, "request objects are not supported yet".into()));
+        return Err(Refusal::Redirect(
+            to.clone(),
+            ErrorCode::InvalidRequest,
+            "request objects are not supported yet".into(),
+        ));
     }
     match non_empty(&params.response_type) {
         None => return Err(refuse(ErrorCode::InvalidRequest, "response_type is required")),
         Some("code") => {}
-        Some(_) => return Err(refuse(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
+        Some(_) => {
+            return Err(refuse(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ))
+        }
     }
-    let scopes: Vec<String> = params.scope.as_deref().unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let scopes: Vec<String> = params
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     if !scopes.iter().any(|s| s == "openid") {
         return Err(refuse(ErrorCode::InvalidScope, "scope must include openid"));
     }
-    if let Some(s) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str()) || !client.scopes.contains(s)) {
-        return Err(refuse(ErrorCode::InvalidScope, &format!("scope {s} is not allowed for this client")));
+    if let Some(s) = scopes
+        .iter()
+        .find(|s| !SCOPES.contains(&s.as_str()) || !client.scopes.contains(s))
+    {
+        return Err(refuse(
+            ErrorCode::InvalidScope,
+            &format!("scope {s} is not allowed for this client"),
+        ));
     }
     if to.state.is_none() {
         return Err(refuse(ErrorCode::InvalidRequest, "state is required"));
@@ -140,25 +182,44 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
     if nonce.is_none() && !client.nonce_optional() {
         return Err(refuse(ErrorCode::InvalidRequest, "nonce is required"));
     }
-    let code_challenge = match (non_empty(&params.code_challenge), params.code_challenge_method.as_deref()) {
+    let code_challenge = match (
+        non_empty(&params.code_challenge),
+        params.code_challenge_method.as_deref(),
+    ) {
         (None, None) if !client.pkce_required || client.profile == Profile::OidcBasic => None,
         (None, _) => return Err(refuse(ErrorCode::InvalidRequest, "code_challenge is required")),
-        (Some(_), Some(m)) if m != "S256" => return Err(refuse(ErrorCode::InvalidRequest, "code_challenge_method must be S256")),
+        (Some(_), Some(m)) if m != "S256" => {
+            return Err(refuse(ErrorCode::InvalidRequest, "code_challenge_method must be S256"))
+        }
         (Some(_), None) => return Err(refuse(ErrorCode::InvalidRequest, "code_challenge_method must be S256")),
-        (Some(c), Some(_)) if !valid_challenge(c) => return Err(refuse(ErrorCode::InvalidRequest, "code_challenge is malformed")),
+        (Some(c), Some(_)) if !valid_challenge(c) => {
+            return Err(refuse(ErrorCode::InvalidRequest, "code_challenge is malformed"))
+        }
         (Some(c), Some(_)) => Some(c.to_string()),
     };
-    let policy = VtrPolicy { registered: &client.levels, private_key_jwt: client.uses_private_key_jwt() };
-    let vtr = vtr::decide(non_empty(&params.vtr), &policy).map_err(|e| refuse(ErrorCode::InvalidRequest, &e.to_string()))?;
+    let policy = VtrPolicy {
+        registered: &client.levels,
+        private_key_jwt: client.uses_private_key_jwt(),
+    };
+    let vtr =
+        vtr::decide(non_empty(&params.vtr), &policy).map_err(|e| refuse(ErrorCode::InvalidRequest, &e.to_string()))?;
     let claims = match non_empty(&params.claims) {
         None => Vec::new(),
         Some(raw) => {
-            let value: serde_json::Value = serde_json::from_str(raw).map_err(|_| refuse(ErrorCode::InvalidRequest, "claims is not a JSON object"))?;
-            let object = value.as_object().ok_or_else(|| refuse(ErrorCode::InvalidRequest, "claims is not a JSON object"))?;
+            let value: serde_json::Value = serde_json::from_str(raw)
+                .map_err(|_| refuse(ErrorCode::InvalidRequest, "claims is not a JSON object"))?;
+            let object = value
+                .as_object()
+                .ok_or_else(|| refuse(ErrorCode::InvalidRequest, "claims is not a JSON object"))?;
             object
                 .get("userinfo")
                 .and_then(|u| u.as_object())
-                .map(|u| u.keys().filter(|k| IDENTITY_CLAIMS.contains(&k.as_str()) && client.claims.contains(k)).cloned().collect())
+                .map(|u| {
+                    u.keys()
+                        .filter(|k| IDENTITY_CLAIMS.contains(&k.as_str()) && client.claims.contains(k))
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default()
         }
     };
@@ -170,7 +231,12 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
         }
     }
     let max_age = match non_empty(&params.max_age) {
-        Some(m) if client.max_age_enabled => Some(m.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| refuse(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?),
+        Some(m) if client.max_age_enabled => Some(
+            m.parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| refuse(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?,
+        ),
         _ => None,
     };
     Ok(AuthRequest {
@@ -197,7 +263,12 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
             .into());
     }
     let params: Params = serde_urlencoded::from_str(&query).map_err(|_| {
-        Page::new(StatusCode::BAD_REQUEST, "There is a problem with the service you came from").para("The request could not be read.").code("invalid_request")
+        Page::new(
+            StatusCode::BAD_REQUEST,
+            "There is a problem with the service you came from",
+        )
+        .para("The request could not be read.")
+        .code("invalid_request")
     })?;
     start(state, params).await
 }
@@ -212,7 +283,12 @@ async fn start(state: AppState, params: Params) -> Result<Response, HubError> {
     let request = validate(&params, &state.clients).map_err(|r| r.into_error(issuer))?;
     if request.prompt.as_deref() == Some("none") {
         // No single sign-on session can meet the request without showing a page.
-        return Err(Refusal::Redirect(request.return_to, ErrorCode::LoginRequired, "no session at the hub".into()).into_error(issuer));
+        return Err(Refusal::Redirect(
+            request.return_to,
+            ErrorCode::LoginRequired,
+            "no session at the hub".into(),
+        )
+        .into_error(issuer));
     }
     let return_to = request.return_to.clone();
     let id = crate::ids::JourneyId::generate();
@@ -220,16 +296,23 @@ async fn start(state: AppState, params: Params) -> Result<Response, HubError> {
     let ttl = Duration::from_secs(state.config.journey_ttl_secs);
     if let Err(e) = state.store.put_json(&Journey::key(id.as_str()), &journey, ttl).await {
         tracing::warn!(error = %e, "could not start a journey");
-        return Err(Refusal::Redirect(return_to, ErrorCode::TemporarilyUnavailable, "the hub cannot start a sign-in now; try again later".into()).into_error(issuer));
+        return Err(Refusal::Redirect(
+            return_to,
+            ErrorCode::TemporarilyUnavailable,
+            "the hub cannot start a sign-in now; try again later".into(),
+        )
+        .into_error(issuer));
     }
-    let mut response = Redirect::to("/choose-provider").into_response();
+    let mut response = crate::web::found("/choose-provider");
     set_journey_cookie(response.headers_mut(), id.as_str());
     Ok(response)
 }
 
 /// Sets the journey cookie: `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`.
 pub fn set_journey_cookie(headers: &mut HeaderMap, id: &str) {
-    if let Ok(v) = HeaderValue::from_str(&format!("{JOURNEY_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Lax")) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{JOURNEY_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    )) {
         headers.append(header::SET_COOKIE, v);
     }
 }
@@ -301,28 +384,114 @@ mod tests {
             ("good", Box::new(|_| {}), Ok(())),
             ("unknown client", Box::new(|p| p.client_id = Some("x".into())), page),
             ("no client", Box::new(|p| p.client_id = None), page),
-            ("redirect not registered", Box::new(|p| p.redirect_uri = Some("https://evil.example/cb".into())), page),
-            ("redirect with extra slash", Box::new(|p| p.redirect_uri = Some("https://svc.example/cb/".into())), page),
-            ("redirect with query", Box::new(|p| p.redirect_uri = Some("https://svc.example/cb?x=1".into())), page),
-            ("form_post not for one-login", Box::new(|p| p.response_mode = Some("form_post".into())), page),
-            ("inactive", Box::new(|p| { p.client_id = Some("off".into()); p.redirect_uri = Some("https://off.example/cb".into()); }), Err("unauthorized_client")),
-            ("no response_type", Box::new(|p| p.response_type = None), Err("invalid_request")),
-            ("token response_type", Box::new(|p| p.response_type = Some("token".into())), Err("unsupported_response_type")),
-            ("no openid", Box::new(|p| p.scope = Some("email".into())), Err("invalid_scope")),
-            ("unregistered scope", Box::new(|p| p.scope = Some("openid phone".into())), Err("invalid_scope")),
+            (
+                "redirect not registered",
+                Box::new(|p| p.redirect_uri = Some("https://evil.example/cb".into())),
+                page,
+            ),
+            (
+                "redirect with extra slash",
+                Box::new(|p| p.redirect_uri = Some("https://svc.example/cb/".into())),
+                page,
+            ),
+            (
+                "redirect with query",
+                Box::new(|p| p.redirect_uri = Some("https://svc.example/cb?x=1".into())),
+                page,
+            ),
+            (
+                "form_post not for one-login",
+                Box::new(|p| p.response_mode = Some("form_post".into())),
+                page,
+            ),
+            (
+                "inactive",
+                Box::new(|p| {
+                    p.client_id = Some("off".into());
+                    p.redirect_uri = Some("https://off.example/cb".into());
+                }),
+                Err("unauthorized_client"),
+            ),
+            (
+                "no response_type",
+                Box::new(|p| p.response_type = None),
+                Err("invalid_request"),
+            ),
+            (
+                "token response_type",
+                Box::new(|p| p.response_type = Some("token".into())),
+                Err("unsupported_response_type"),
+            ),
+            (
+                "no openid",
+                Box::new(|p| p.scope = Some("email".into())),
+                Err("invalid_scope"),
+            ),
+            (
+                "unregistered scope",
+                Box::new(|p| p.scope = Some("openid phone".into())),
+                Err("invalid_scope"),
+            ),
             ("no state", Box::new(|p| p.state = None), Err("invalid_request")),
             ("no nonce", Box::new(|p| p.nonce = None), Err("invalid_request")),
-            ("no pkce", Box::new(|p| { p.code_challenge = None; p.code_challenge_method = None; }), Err("invalid_request")),
-            ("plain pkce", Box::new(|p| p.code_challenge_method = Some("plain".into())), Err("invalid_request")),
-            ("pkce no method", Box::new(|p| p.code_challenge_method = None), Err("invalid_request")),
-            ("short challenge", Box::new(|p| p.code_challenge = Some("abc".into())), Err("invalid_request")),
-            ("bad vtr", Box::new(|p| p.vtr = Some("[\"Cl.P2\"]".into())), Err("invalid_request")),
-            ("unregistered vtr", Box::new(|p| p.vtr = Some("[\"Cl.Cm.P3\"]".into())), Err("invalid_request")),
-            ("registered P2", Box::new(|p| p.vtr = Some("[\"Cl.Cm.P2\"]".into())), Ok(())),
-            ("bad claims", Box::new(|p| p.claims = Some("nope".into())), Err("invalid_request")),
-            ("prompt consent", Box::new(|p| p.prompt = Some("consent".into())), Err("invalid_request")),
-            ("prompt none login", Box::new(|p| p.prompt = Some("none login".into())), Err("invalid_request")),
-            ("request_uri", Box::new(|p| p.request_uri = Some("urn:x".into())), Err("request_uri_not_supported")),
+            (
+                "no pkce",
+                Box::new(|p| {
+                    p.code_challenge = None;
+                    p.code_challenge_method = None;
+                }),
+                Err("invalid_request"),
+            ),
+            (
+                "plain pkce",
+                Box::new(|p| p.code_challenge_method = Some("plain".into())),
+                Err("invalid_request"),
+            ),
+            (
+                "pkce no method",
+                Box::new(|p| p.code_challenge_method = None),
+                Err("invalid_request"),
+            ),
+            (
+                "short challenge",
+                Box::new(|p| p.code_challenge = Some("abc".into())),
+                Err("invalid_request"),
+            ),
+            (
+                "bad vtr",
+                Box::new(|p| p.vtr = Some("[\"Cl.P2\"]".into())),
+                Err("invalid_request"),
+            ),
+            (
+                "unregistered vtr",
+                Box::new(|p| p.vtr = Some("[\"Cl.Cm.P3\"]".into())),
+                Err("invalid_request"),
+            ),
+            (
+                "registered P2",
+                Box::new(|p| p.vtr = Some("[\"Cl.Cm.P2\"]".into())),
+                Ok(()),
+            ),
+            (
+                "bad claims",
+                Box::new(|p| p.claims = Some("nope".into())),
+                Err("invalid_request"),
+            ),
+            (
+                "prompt consent",
+                Box::new(|p| p.prompt = Some("consent".into())),
+                Err("invalid_request"),
+            ),
+            (
+                "prompt none login",
+                Box::new(|p| p.prompt = Some("none login".into())),
+                Err("invalid_request"),
+            ),
+            (
+                "request_uri",
+                Box::new(|p| p.request_uri = Some("urn:x".into())),
+                Err("request_uri_not_supported"),
+            ),
         ];
         for (name, mutate, want) in cases {
             let mut params = good();
@@ -344,7 +513,10 @@ mod tests {
         let mut params = good();
         params.claims = Some(r#"{"userinfo":{"https://vocab.account.gov.uk/v1/coreIdentityJWT":null,"https://vocab.account.gov.uk/v1/passport":null,"x":null}}"#.into());
         let request = validate(&params, &clients()).unwrap();
-        assert_eq!(request.claims, vec!["https://vocab.account.gov.uk/v1/coreIdentityJWT".to_string()]);
+        assert_eq!(
+            request.claims,
+            vec!["https://vocab.account.gov.uk/v1/coreIdentityJWT".to_string()]
+        );
         assert_eq!(request.return_to.state.as_deref(), Some("st"));
     }
 }

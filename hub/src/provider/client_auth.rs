@@ -24,10 +24,22 @@ pub const SKEW: i64 = 30;
 /// How the request tried to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Presented {
-    Assertion { client_id: Option<String>, assertion_type: Option<String>, assertion: String },
-    SecretPost { client_id: String, secret: String },
-    SecretBasic { client_id: String, secret: String },
-    None { client_id: Option<String> },
+    Assertion {
+        client_id: Option<String>,
+        assertion_type: Option<String>,
+        assertion: String,
+    },
+    SecretPost {
+        client_id: String,
+        secret: String,
+    },
+    SecretBasic {
+        client_id: String,
+        secret: String,
+    },
+    None {
+        client_id: Option<String>,
+    },
 }
 
 impl Presented {
@@ -38,7 +50,12 @@ impl Presented {
 }
 
 fn invalid_client(basic: bool, why: &str) -> HubError {
-    HubError::Json { status: axum::http::StatusCode::BAD_REQUEST, code: ErrorCode::InvalidClient, description: why.to_string(), basic }
+    HubError::Json {
+        status: axum::http::StatusCode::BAD_REQUEST,
+        code: ErrorCode::InvalidClient,
+        description: why.to_string(),
+        basic,
+    }
 }
 
 /// A client assertion's claims that passed [`check_assertion_claims`].
@@ -51,7 +68,13 @@ pub struct CheckedAssertion {
 /// The claim rules for a client assertion: `iss` = `sub` = client id, `aud` names the token endpoint or
 /// the issuer (a string or an array), `exp` in the future but at most 60 minutes away, `iat` and `nbf` not
 /// in the future (30 s skew), and a `jti`.
-pub fn check_assertion_claims(claims: &Map<String, Value>, client_id: &str, token_endpoint: &str, issuer: &str, now: i64) -> Result<CheckedAssertion, &'static str> {
+pub fn check_assertion_claims(
+    claims: &Map<String, Value>,
+    client_id: &str,
+    token_endpoint: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<CheckedAssertion, &'static str> {
     let s = |n: &str| claims.get(n).and_then(Value::as_str);
     let i = |n: &str| claims.get(n).and_then(Value::as_i64);
     if s("iss") != Some(client_id) {
@@ -82,31 +105,54 @@ pub fn check_assertion_claims(claims: &Map<String, Value>, client_id: &str, toke
     if i("nbf").is_some_and(|nbf| nbf > now + SKEW) {
         return Err("client assertion is not yet valid");
     }
-    let jti = s("jti").filter(|j| !j.is_empty()).ok_or("client assertion jti is required")?;
-    Ok(CheckedAssertion { jti: jti.to_string(), exp })
+    let jti = s("jti")
+        .filter(|j| !j.is_empty())
+        .ok_or("client assertion jti is required")?;
+    Ok(CheckedAssertion {
+        jti: jti.to_string(),
+        exp,
+    })
 }
 
 /// Authenticates the client of a token request, returning its registration.
 pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Result<&'a Client, HubError> {
     let basic = presented.is_basic();
     let named = match presented {
-        Presented::Assertion { client_id, assertion, .. } => client_id
-            .clone()
-            .or_else(|| keys::peek_claims(assertion).ok().and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string))),
+        Presented::Assertion {
+            client_id, assertion, ..
+        } => client_id.clone().or_else(|| {
+            keys::peek_claims(assertion)
+                .ok()
+                .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string))
+        }),
         Presented::SecretPost { client_id, .. } | Presented::SecretBasic { client_id, .. } => Some(client_id.clone()),
         Presented::None { client_id } => client_id.clone(),
     };
-    let client = named.as_deref().and_then(|id| state.clients.get(id)).ok_or_else(|| invalid_client(basic, "unknown client"))?;
+    let client = named
+        .as_deref()
+        .and_then(|id| state.clients.get(id))
+        .ok_or_else(|| invalid_client(basic, "unknown client"))?;
     if !client.active {
         return Err(HubError::json(ErrorCode::UnauthorizedClient, "client is not active"));
     }
     match (presented, client.token_endpoint_auth_method) {
-        (Presented::Assertion { assertion_type, assertion, .. }, TokenAuthMethod::PrivateKeyJwt) => {
+        (
+            Presented::Assertion {
+                assertion_type,
+                assertion,
+                ..
+            },
+            TokenAuthMethod::PrivateKeyJwt,
+        ) => {
             if assertion_type.as_deref() != Some(JWT_BEARER) {
                 return Err(invalid_client(false, "client_assertion_type must be jwt-bearer"));
             }
             let verified = match (&client.jwks_uri, &client.public_key) {
-                (Some(uri), _) => state.client_keys.verify(uri, assertion).await.map_err(|e| e.to_string()),
+                (Some(uri), _) => state
+                    .client_keys
+                    .verify(uri, assertion)
+                    .await
+                    .map_err(|e| e.to_string()),
                 (None, Some(pem)) => keys::VerifyingKey::from_pem(pem.as_bytes(), None)
                     .and_then(|k| keys::VerifyingKeys::new(vec![k]).verify(assertion))
                     .map_err(|e| e.to_string()),
@@ -117,8 +163,14 @@ pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Res
                 invalid_client(false, "client assertion signature is invalid")
             })?;
             let now = state.now();
-            let checked = check_assertion_claims(&claims, &client.client_id, &state.config.url("/token"), &state.config.issuer, now)
-                .map_err(|why| invalid_client(false, why))?;
+            let checked = check_assertion_claims(
+                &claims,
+                &client.client_id,
+                &state.config.url("/token"),
+                &state.config.issuer,
+                now,
+            )
+            .map_err(|why| invalid_client(false, why))?;
             let ttl = Duration::from_secs((checked.exp - now + SKEW).max(1) as u64);
             let key = format!("jti:{}:{}", client.client_id, crate::ids::hash(&checked.jti));
             match state.store.put_if_absent(&key, vec![1], ttl).await {
@@ -133,7 +185,8 @@ pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Res
         (Presented::SecretPost { secret, .. }, TokenAuthMethod::ClientSecretPost)
         | (Presented::SecretBasic { secret, .. }, TokenAuthMethod::ClientSecretBasic) => {
             let hash = client.client_secret_hash.as_deref().unwrap_or_default();
-            let ok = PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok());
+            let ok = PasswordHash::new(hash)
+                .is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok());
             if ok {
                 Ok(client)
             } else {
@@ -141,7 +194,10 @@ pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Res
             }
         }
         (Presented::None { .. }, _) => Err(invalid_client(basic, "client authentication is required")),
-        _ => Err(invalid_client(basic, "client authentication method is not the registered one")),
+        _ => Err(invalid_client(
+            basic,
+            "client authentication method is not the registered one",
+        )),
     }
 }
 
@@ -155,7 +211,10 @@ mod tests {
     const ISS: &str = "https://hub.example";
 
     fn good() -> Map<String, Value> {
-        json!({"iss": "c", "sub": "c", "aud": EP, "exp": 1300, "iat": 1000, "jti": "j1"}).as_object().cloned().unwrap()
+        json!({"iss": "c", "sub": "c", "aud": EP, "exp": 1300, "iat": 1000, "jti": "j1"})
+            .as_object()
+            .cloned()
+            .unwrap()
     }
 
     #[test]
@@ -163,7 +222,12 @@ mod tests {
         let cases: Vec<(&str, Value, Value, Result<(), &str>)> = vec![
             ("good", json!("aud"), json!(EP), Ok(())),
             ("aud issuer", json!("aud"), json!(ISS), Ok(())),
-            ("aud issuer with slash", json!("aud"), json!("https://hub.example/"), Ok(())),
+            (
+                "aud issuer with slash",
+                json!("aud"),
+                json!("https://hub.example/"),
+                Ok(()),
+            ),
             ("aud array", json!("aud"), json!([ISS, "x"]), Ok(())),
             ("aud other", json!("aud"), json!("https://other/token"), Err("aud")),
             ("iss other", json!("iss"), json!("d"), Err("iss")),

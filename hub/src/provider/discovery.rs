@@ -54,6 +54,8 @@ pub async fn get(State(state): State<AppState>) -> Response {
 /// A JSON response with a `Cache-Control` header.
 pub fn cached(body: impl IntoResponse, cache: &'static str) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
 }

@@ -4,16 +4,11 @@
 //! out later). The person is sent to `post_logout_redirect_uri` only if it is registered exactly for the
 //! client the hint names; otherwise they see the hub's signed-out page.
 
-use crate::{
-    error::HubError,
-    provider::authorize::JOURNEY_COOKIE,
-    state::AppState,
-    web::Page,
-};
+use crate::{error::HubError, provider::authorize::JOURNEY_COOKIE, state::AppState, web::Page};
 use axum::{
     extract::{RawQuery, State},
     http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,7 +29,11 @@ pub struct Params {
 /// Where the person goes after logout: a registered URI (with `state`), or `None` for the hub's page.
 pub fn destination(state: &AppState, params: &Params) -> Option<String> {
     let hint = params.id_token_hint.as_deref()?;
-    let verified = keys::VerifyingKeys::new(vec![keys::VerifyingKey::from_jwk(&state.keys.signing.public_jwk()).ok()?]).verify(hint).ok()?;
+    let verified = keys::VerifyingKeys::new(vec![
+        keys::VerifyingKey::from_jwk(&state.keys.signing.public_jwk()).ok()?
+    ])
+    .verify(hint)
+    .ok()?;
     let (_, claims) = verified;
     if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
         return None;
@@ -59,16 +58,20 @@ pub fn destination(state: &AppState, params: &Params) -> Option<String> {
 pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, HubError> {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY {
-        return Err(Page::new(StatusCode::URI_TOO_LONG, "The link you followed is too long").para("Go back to the service you were using.").into());
+        return Err(Page::new(StatusCode::URI_TOO_LONG, "The link you followed is too long")
+            .para("Go back to the service you were using.")
+            .into());
     }
     let params: Params = serde_urlencoded::from_str(&query).unwrap_or_default();
     let mut response = match destination(&state, &params) {
-        Some(url) => Redirect::to(&url).into_response(),
+        Some(url) => crate::web::found(&url),
         None => Page::new(StatusCode::OK, "You have signed out")
             .para("You have signed out of GOV.UK sign in. To use a service again, go back to it and sign in.")
             .into_response(),
     };
-    if let Ok(v) = HeaderValue::from_str(&format!("{JOURNEY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{JOURNEY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+    )) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(response)

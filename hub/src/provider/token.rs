@@ -41,7 +41,10 @@ pub struct CodeGrant {
 
 impl std::fmt::Debug for CodeGrant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CodeGrant").field("client_id", &self.client_id).field("vot", &self.vot).finish_non_exhaustive()
+        f.debug_struct("CodeGrant")
+            .field("client_id", &self.client_id)
+            .field("vot", &self.vot)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,7 +80,10 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, HubError> {
     let mut form = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         if form.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(HubError::json(ErrorCode::InvalidRequest, format!("parameter {k} is repeated")));
+            return Err(HubError::json(
+                ErrorCode::InvalidRequest,
+                format!("parameter {k} is repeated"),
+            ));
         }
     }
     Ok(form)
@@ -90,14 +96,30 @@ fn presented(form: &HashMap<String, String>, headers: &HeaderMap) -> Result<Pres
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
         .map(|b64| {
-            let decoded = STANDARD.decode(b64.trim()).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
+            let decoded = STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
             let (id, secret) = decoded.split_once(':').unwrap_or_default();
-            let dec = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.to_string()).unwrap_or_default();
+            let dec = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default()
+            };
             (dec(id), dec(secret))
         });
-    let methods = [basic.is_some(), form.contains_key("client_assertion"), form.contains_key("client_secret")];
+    let methods = [
+        basic.is_some(),
+        form.contains_key("client_assertion"),
+        form.contains_key("client_secret"),
+    ];
     if methods.iter().filter(|m| **m).count() > 1 {
-        return Err(HubError::json(ErrorCode::InvalidRequest, "use exactly one client authentication method"));
+        return Err(HubError::json(
+            ErrorCode::InvalidRequest,
+            "use exactly one client authentication method",
+        ));
     }
     Ok(match basic {
         Some((client_id, secret)) => Presented::SecretBasic { client_id, secret },
@@ -107,8 +129,13 @@ fn presented(form: &HashMap<String, String>, headers: &HeaderMap) -> Result<Pres
                 assertion_type: form.get("client_assertion_type").cloned(),
                 assertion: assertion.clone(),
             },
-            (None, Some(secret)) => Presented::SecretPost { client_id: form.get("client_id").cloned().unwrap_or_default(), secret: secret.clone() },
-            (None, None) => Presented::None { client_id: form.get("client_id").cloned() },
+            (None, Some(secret)) => Presented::SecretPost {
+                client_id: form.get("client_id").cloned().unwrap_or_default(),
+                secret: secret.clone(),
+            },
+            (None, None) => Presented::None {
+                client_id: form.get("client_id").cloned(),
+            },
         },
     })
 }
@@ -117,20 +144,38 @@ fn presented(form: &HashMap<String, String>, headers: &HeaderMap) -> Result<Pres
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, HubError> {
     let form = parse_form(&body)?;
     let presented = presented(&form, &headers)?;
-    if let Presented::Assertion { client_id: Some(id), assertion, .. } = &presented {
+    if let Presented::Assertion {
+        client_id: Some(id),
+        assertion,
+        ..
+    } = &presented
+    {
         // A client_id in the body must agree with the assertion's issuer (RFC 7523 §3).
-        let iss = keys::peek_claims(assertion).ok().and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
+        let iss = keys::peek_claims(assertion)
+            .ok()
+            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
         if iss.as_deref() != Some(id.as_str()) {
-            return Err(HubError::json(ErrorCode::InvalidClient, "client_id differs from the client assertion's iss"));
+            return Err(HubError::json(
+                ErrorCode::InvalidClient,
+                "client_id differs from the client assertion's iss",
+            ));
         }
     }
     let client = authenticate(&state, &presented).await?;
     match form.get("grant_type").map(String::as_str) {
         None => return Err(HubError::json(ErrorCode::InvalidRequest, "grant_type is required")),
         Some("authorization_code") => {}
-        Some(_) => return Err(HubError::json(ErrorCode::UnsupportedGrantType, "only authorization_code is supported")),
+        Some(_) => {
+            return Err(HubError::json(
+                ErrorCode::UnsupportedGrantType,
+                "only authorization_code is supported",
+            ))
+        }
     }
-    let code = form.get("code").filter(|c| !c.is_empty()).ok_or_else(|| HubError::json(ErrorCode::InvalidRequest, "code is required"))?;
+    let code = form
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| HubError::json(ErrorCode::InvalidRequest, "code is required"))?;
     let grant: CodeGrant = match state.store.take_json(&code_key(code)).await.map_err(store_down)? {
         Some(grant) => grant,
         None => {
@@ -140,30 +185,61 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 state.store.delete(&format!("at:{at}")).await.map_err(store_down)?;
                 tracing::warn!(client_id = %client.client_id, "authorization code used twice; its access token is revoked");
             }
-            return Err(HubError::json(ErrorCode::InvalidGrant, "code is invalid, expired or already used"));
+            return Err(HubError::json(
+                ErrorCode::InvalidGrant,
+                "code is invalid, expired or already used",
+            ));
         }
     };
     if grant.client_id != client.client_id {
-        return Err(HubError::json(ErrorCode::InvalidGrant, "code was issued to another client"));
+        return Err(HubError::json(
+            ErrorCode::InvalidGrant,
+            "code was issued to another client",
+        ));
     }
     if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return Err(HubError::json(ErrorCode::InvalidGrant, "redirect_uri differs from the authorization request's"));
+        return Err(HubError::json(
+            ErrorCode::InvalidGrant,
+            "redirect_uri differs from the authorization request's",
+        ));
     }
     match (&grant.code_challenge, form.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
-        (Some(_), _) => return Err(HubError::json(ErrorCode::InvalidGrant, "code_verifier does not match the code_challenge")),
-        (None, Some(_)) => return Err(HubError::json(ErrorCode::InvalidGrant, "code_verifier sent but no code_challenge was")),
+        (Some(_), _) => {
+            return Err(HubError::json(
+                ErrorCode::InvalidGrant,
+                "code_verifier does not match the code_challenge",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(HubError::json(
+                ErrorCode::InvalidGrant,
+                "code_verifier sent but no code_challenge was",
+            ))
+        }
         (None, None) => {}
     }
 
     let now = state.now();
     let access_token = AccessToken::generate();
     let at_ttl = state.config.access_token_ttl_secs;
-    let access = AccessGrant { client_id: client.client_id.clone(), sub: grant.sub.clone(), userinfo: grant.userinfo.clone() };
-    state.store.put_json(&access_key(access_token.as_str()), &access, Duration::from_secs(at_ttl)).await.map_err(store_down)?;
+    let access = AccessGrant {
+        client_id: client.client_id.clone(),
+        sub: grant.sub.clone(),
+        userinfo: grant.userinfo.clone(),
+    };
     state
         .store
-        .put(&used_key(code), hash(access_token.as_str()).into_bytes(), Duration::from_secs(state.config.code_ttl_secs.max(at_ttl)))
+        .put_json(&access_key(access_token.as_str()), &access, Duration::from_secs(at_ttl))
+        .await
+        .map_err(store_down)?;
+    state
+        .store
+        .put(
+            &used_key(code),
+            hash(access_token.as_str()).into_bytes(),
+            Duration::from_secs(state.config.code_ttl_secs.max(at_ttl)),
+        )
         .await
         .map_err(store_down)?;
 
@@ -194,7 +270,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         "id_token": id_token,
     });
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
 }

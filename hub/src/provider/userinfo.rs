@@ -23,10 +23,16 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap) -> Result
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| HubError::Bearer { description: "a Bearer access token is required".into() })?;
+        .ok_or_else(|| HubError::Bearer {
+            description: "a Bearer access token is required".into(),
+        })?;
     let grant: AccessGrant = match state.store.get_json(&access_key(token)).await {
         Ok(Some(g)) => g,
-        Ok(None) => return Err(HubError::Bearer { description: "the access token is invalid, expired or revoked".into() }),
+        Ok(None) => {
+            return Err(HubError::Bearer {
+                description: "the access token is invalid, expired or revoked".into(),
+            })
+        }
         Err(e) => {
             tracing::warn!(error = %e, "store unavailable at userinfo");
             return Err(HubError::json(ErrorCode::TemporarilyUnavailable, "try again later"));
@@ -35,6 +41,8 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap) -> Result
     let mut body = grant.userinfo.clone();
     body.insert("sub".into(), Value::String(grant.sub));
     let mut response = Json(Value::Object(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

@@ -133,14 +133,18 @@ pub struct ClientRegistry {
 
 /// The sector host of a URL: its host with a leading `www.` removed (INTERFACE.md §4).
 pub fn sector_of(url: &url::Url) -> Option<String> {
-    url.host_str().map(|h| h.strip_prefix("www.").unwrap_or(h).to_ascii_lowercase())
+    url.host_str()
+        .map(|h| h.strip_prefix("www.").unwrap_or(h).to_ascii_lowercase())
 }
 
 impl ClientRegistry {
     /// Reads and validates a registry file.
     pub fn load(path: &Path) -> Result<Self, RegistryError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RegistryError { file: file.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| RegistryError {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         Self::parse(&text).map_err(|message| RegistryError { file, message })
     }
 
@@ -163,7 +167,10 @@ impl ClientRegistry {
                 return Err(fail("redirect_uris", "at least one is required"));
             }
             let mut hosts = Vec::new();
-            for (field, uris) in [("redirect_uris", &client.redirect_uris), ("post_logout_redirect_uris", &client.post_logout_redirect_uris)] {
+            for (field, uris) in [
+                ("redirect_uris", &client.redirect_uris),
+                ("post_logout_redirect_uris", &client.post_logout_redirect_uris),
+            ] {
                 for uri in uris {
                     let url = url::Url::parse(uri).map_err(|e| fail(field, &format!("{uri:?} is not a URL: {e}")))?;
                     if !is_allowed_redirect(&url) {
@@ -191,7 +198,10 @@ impl ClientRegistry {
                 None => {
                     hosts.dedup();
                     if hosts.len() > 1 {
-                        return Err(fail("sector_identifier_uri", "required when redirect_uris have several hosts"));
+                        return Err(fail(
+                            "sector_identifier_uri",
+                            "required when redirect_uris have several hosts",
+                        ));
                     }
                     hosts.pop().unwrap_or_default()
                 }
@@ -202,10 +212,14 @@ impl ClientRegistry {
             match client.token_endpoint_auth_method {
                 TokenAuthMethod::PrivateKeyJwt => {
                     if client.public_key.is_none() == client.jwks_uri.is_none() {
-                        return Err(fail("public_key", "private_key_jwt needs exactly one of public_key or jwks_uri"));
+                        return Err(fail(
+                            "public_key",
+                            "private_key_jwt needs exactly one of public_key or jwks_uri",
+                        ));
                     }
                     if let Some(pem) = &client.public_key {
-                        keys::VerifyingKey::from_pem(pem.as_bytes(), None).map_err(|e| fail("public_key", &e.to_string()))?;
+                        keys::VerifyingKey::from_pem(pem.as_bytes(), None)
+                            .map_err(|e| fail("public_key", &e.to_string()))?;
                     }
                 }
                 method => {
@@ -213,7 +227,10 @@ impl ClientRegistry {
                         return Err(fail("client_secret_hash", "required for client_secret_post/basic"));
                     }
                     if method == TokenAuthMethod::ClientSecretBasic && client.profile != Profile::OidcBasic {
-                        return Err(fail("token_endpoint_auth_method", "client_secret_basic is only for the oidc-basic profile"));
+                        return Err(fail(
+                            "token_endpoint_auth_method",
+                            "client_secret_basic is only for the oidc-basic profile",
+                        ));
                     }
                     if let Some(level) = client.levels.iter().find(|v| v.asks_identity()) {
                         return Err(fail("levels", &format!("{level} needs private_key_jwt")));
@@ -224,7 +241,10 @@ impl ClientRegistry {
                 return Err(fail("id_token_signing_alg", "must be ES256 or RS256"));
             }
             if client.id_token_signing_alg == "RS256" {
-                return Err(fail("id_token_signing_alg", "RS256 ID tokens need an RSA hub key, which this deployment has not configured"));
+                return Err(fail(
+                    "id_token_signing_alg",
+                    "RS256 ID tokens need an RSA hub key, which this deployment has not configured",
+                ));
             }
             if clients.insert(id.clone(), client).is_some() {
                 return Err(format!("client {id:?}: duplicate client_id"));
@@ -263,20 +283,47 @@ mod tests {
         let reg = reg.as_ref().ok();
         let client = reg.and_then(|r| r.get("svc"));
         assert_eq!(client.map(|c| c.sector.as_str()), Some("service.gov.uk"));
-        assert_eq!(client.map(|c| c.has_redirect_uri("https://www.service.gov.uk/callback")), Some(true));
-        assert_eq!(client.map(|c| c.has_redirect_uri("https://www.service.gov.uk/callback/")), Some(false));
+        assert_eq!(
+            client.map(|c| c.has_redirect_uri("https://www.service.gov.uk/callback")),
+            Some(true)
+        );
+        assert_eq!(
+            client.map(|c| c.has_redirect_uri("https://www.service.gov.uk/callback/")),
+            Some(false)
+        );
     }
 
     #[test]
     fn errors_name_the_client_and_field() {
         let cases = [
-            (GOOD.replace("client_name", "colour = \"red\"\nclient_name"), "unknown field `colour`"),
+            (
+                GOOD.replace("client_name", "colour = \"red\"\nclient_name"),
+                "unknown field `colour`",
+            ),
             (format!("{GOOD}\n{GOOD}"), "client \"svc\": duplicate client_id"),
-            (GOOD.replace("https://www.service.gov.uk/callback\"", "http://service.gov.uk/callback\""), "field redirect_uris"),
-            (GOOD.replace("jwks_uri = \"https://service.gov.uk/jwks.json\"", ""), "field public_key"),
+            (
+                GOOD.replace(
+                    "https://www.service.gov.uk/callback\"",
+                    "http://service.gov.uk/callback\"",
+                ),
+                "field redirect_uris",
+            ),
+            (
+                GOOD.replace("jwks_uri = \"https://service.gov.uk/jwks.json\"", ""),
+                "field public_key",
+            ),
             (GOOD.replace("Cl.Cm.P2", "Cl.Cm.P9"), "not a known vector"),
-            (GOOD.replace("https://www.service.gov.uk/cb2", "https://other.gov.uk/cb2"), "field sector_identifier_uri"),
-            (GOOD.replace("jwks_uri = \"https://service.gov.uk/jwks.json\"", "token_endpoint_auth_method = \"client_secret_post\"\nclient_secret_hash = \"x\""), "field levels"),
+            (
+                GOOD.replace("https://www.service.gov.uk/cb2", "https://other.gov.uk/cb2"),
+                "field sector_identifier_uri",
+            ),
+            (
+                GOOD.replace(
+                    "jwks_uri = \"https://service.gov.uk/jwks.json\"",
+                    "token_endpoint_auth_method = \"client_secret_post\"\nclient_secret_hash = \"x\"",
+                ),
+                "field levels",
+            ),
         ];
         for (text, want) in cases {
             let err = ClientRegistry::parse(&text).err().unwrap_or_default();
@@ -286,7 +333,9 @@ mod tests {
 
     #[test]
     fn loopback_http_is_allowed_for_development() {
-        let text = GOOD.replace("https://www.service.gov.uk/callback", "http://127.0.0.1:3000/callback").replace("https://www.service.gov.uk/cb2", "http://127.0.0.1:3000/cb2");
+        let text = GOOD
+            .replace("https://www.service.gov.uk/callback", "http://127.0.0.1:3000/callback")
+            .replace("https://www.service.gov.uk/cb2", "http://127.0.0.1:3000/cb2");
         assert!(ClientRegistry::parse(&text).is_ok());
     }
 }

@@ -17,7 +17,9 @@ pub enum UpstreamAuth {
 }
 
 fn default_scopes() -> Vec<String> {
-    ["openid", "profile", "email", "phone", "address"].map(String::from).to_vec()
+    ["openid", "profile", "email", "phone", "address"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn default_true() -> bool {
@@ -77,7 +79,11 @@ impl Provider {
 
     /// The provider's `acr` value for a vector (the reverse of [`Provider::vector_of_acr`]).
     pub fn acr_of_vector(&self, vector: &Vector) -> String {
-        self.acr_map.iter().find(|(_, v)| *v == vector).map(|(acr, _)| acr.clone()).unwrap_or_else(|| vector.to_string())
+        self.acr_map
+            .iter()
+            .find(|(_, v)| *v == vector)
+            .map(|(acr, _)| acr.clone())
+            .unwrap_or_else(|| vector.to_string())
     }
 
     /// Whether the provider can reach one of the wanted vectors.
@@ -103,7 +109,10 @@ impl ProviderRegistry {
     /// Reads and validates a registry file.
     pub fn load(path: &Path) -> Result<Self, RegistryError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RegistryError { file: file.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| RegistryError {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         Self::parse(&text).map_err(|message| RegistryError { file, message })
     }
 
@@ -174,19 +183,40 @@ mod tests {
         let p = reg.get("idp-a");
         let p2 = Vector::parse("Cl.Cm.P2").ok();
         assert_eq!(p.and_then(|p| p.vector_of_acr(Some("urn:idp:high"))), p2);
-        assert_eq!(p.and_then(|p| p.vector_of_acr(Some("Cl.Cm"))), Vector::parse("Cl.Cm").ok());
+        assert_eq!(
+            p.and_then(|p| p.vector_of_acr(Some("Cl.Cm"))),
+            Vector::parse("Cl.Cm").ok()
+        );
         assert_eq!(p.and_then(|p| p.vector_of_acr(Some("urn:other"))), None);
         assert_eq!(p.and_then(|p| p.vector_of_acr(None)), None);
-        assert_eq!(p.zip(p2).map(|(p, v)| p.acr_of_vector(&v)), Some("urn:idp:high".to_string()));
+        assert_eq!(
+            p.zip(p2).map(|(p, v)| p.acr_of_vector(&v)),
+            Some("urn:idp:high".to_string())
+        );
     }
 
     #[test]
     fn errors_name_the_provider_and_field() {
         let cases = [
-            (GOOD.replace("https://idp.example/", "http://idp.example/"), "provider \"idp-a\": field issuer"),
-            (format!("{GOOD}\n{}", GOOD.split("[providers.acr_map]").next().unwrap_or_default()), "duplicate provider id"),
-            (GOOD.replace("name_cy", "nickname = \"x\"\nname_cy"), "unknown field `nickname`"),
-            (GOOD.replace("levels = [\"Cl.Cm\", \"Cl.Cm.P2\"]", "levels = []"), "field levels"),
+            (
+                GOOD.replace("https://idp.example/", "http://idp.example/"),
+                "provider \"idp-a\": field issuer",
+            ),
+            (
+                format!(
+                    "{GOOD}\n{}",
+                    GOOD.split("[providers.acr_map]").next().unwrap_or_default()
+                ),
+                "duplicate provider id",
+            ),
+            (
+                GOOD.replace("name_cy", "nickname = \"x\"\nname_cy"),
+                "unknown field `nickname`",
+            ),
+            (
+                GOOD.replace("levels = [\"Cl.Cm\", \"Cl.Cm.P2\"]", "levels = []"),
+                "field levels",
+            ),
         ];
         for (text, want) in cases {
             let err = ProviderRegistry::parse(&text).err().unwrap_or_default();

@@ -20,7 +20,10 @@ impl MemoryStore {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>, Instant) -> R) -> Result<R, StoreError> {
-        let mut map = self.entries.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
+        let mut map = self
+            .entries
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
         let now = Instant::now();
         map.retain(|_, (_, expiry)| *expiry > now);
         Ok(f(&mut map, now))

@@ -49,14 +49,21 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: Option<Vec<u8>>) -> Result<Option<T>, StoreError> {
-    bytes.map(|b| serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    bytes
+        .map(|b| serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
 }
 
 /// Typed JSON helpers over any [`SessionStore`].
 #[async_trait::async_trait]
 pub trait StoreExt {
     async fn put_json<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError>;
-    async fn put_json_if_absent<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<bool, StoreError>;
+    async fn put_json_if_absent<T: Serialize + Sync>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
     async fn replace_json<T: Serialize + Sync>(&self, key: &str, value: &T) -> Result<bool, StoreError>;
     async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>;
     async fn take_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>;
@@ -67,7 +74,12 @@ impl<S: SessionStore + ?Sized> StoreExt for S {
     async fn put_json<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError> {
         self.put(key, encode(value)?, ttl).await
     }
-    async fn put_json_if_absent<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<bool, StoreError> {
+    async fn put_json_if_absent<T: Serialize + Sync>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         self.put_if_absent(key, encode(value)?, ttl).await
     }
     async fn replace_json<T: Serialize + Sync>(&self, key: &str, value: &T) -> Result<bool, StoreError> {

@@ -18,7 +18,9 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -39,7 +41,10 @@ impl RedisStore {
             .await
             .map_err(unavailable)?
             .map_err(unavailable)?;
-        Ok(Self { conn, prefix: prefix.to_string() })
+        Ok(Self {
+            conn,
+            prefix: prefix.to_string(),
+        })
     }
 
     fn key(&self, key: &str) -> String {
@@ -47,7 +52,10 @@ impl RedisStore {
     }
 
     async fn run<T>(&self, f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
-        tokio::time::timeout(COMMAND_TIMEOUT, f).await.map_err(unavailable)?.map_err(unavailable)
+        tokio::time::timeout(COMMAND_TIMEOUT, f)
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
     }
 }
 
@@ -65,14 +73,18 @@ impl SessionStore for RedisStore {
 
     async fn put_if_absent(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let opts = SetOptions::default().conditional_set(redis::ExistenceCheck::NX).with_expiration(px(ttl));
+        let opts = SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(px(ttl));
         let set: Option<String> = self.run(c.set_options(self.key(key), value, opts)).await?;
         Ok(set.is_some())
     }
 
     async fn replace(&self, key: &str, value: Vec<u8>) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let opts = SetOptions::default().conditional_set(redis::ExistenceCheck::XX).with_expiration(SetExpiry::KEEPTTL);
+        let opts = SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::XX)
+            .with_expiration(SetExpiry::KEEPTTL);
         let set: Option<String> = self.run(c.set_options(self.key(key), value, opts)).await?;
         Ok(set.is_some())
     }
@@ -94,7 +106,9 @@ impl SessionStore for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        self.run(redis::cmd("PING").query_async::<String>(&mut c)).await.map(|_| ())
+        self.run(redis::cmd("PING").query_async::<String>(&mut c))
+            .await
+            .map(|_| ())
     }
 }
 

@@ -6,7 +6,10 @@
 //! minted for the service; any failure marks the provider as failing for this journey and shows the
 //! person a way on. No assertion without every check.
 
-use super::{start::{provider_problem, state_key}, Expected, ProviderIdentity, CALLBACK_PATH};
+use super::{
+    start::{provider_problem, state_key},
+    Expected, ProviderIdentity, CALLBACK_PATH,
+};
 use crate::{
     error::HubError,
     ids::{constant_time_eq, AuthCode},
@@ -25,7 +28,7 @@ use crate::{
 use axum::{
     extract::{Query, State},
     http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -63,7 +66,9 @@ pub fn classify(error: &str, identity_outcome: Option<&str>) -> ErrorOutcome {
     match (error, identity_outcome) {
         ("access_denied", Some("pending")) => ErrorOutcome::Pending,
         ("access_denied", Some("fraud_suspected")) => ErrorOutcome::FraudSuspected,
-        ("access_denied", _) | ("login_required", _) | ("consent_required", _) | ("interaction_required", _) => ErrorOutcome::Denied,
+        ("access_denied", _) | ("login_required", _) | ("consent_required", _) | ("interaction_required", _) => {
+            ErrorOutcome::Denied
+        }
         ("unmet_authentication_requirements", _) => ErrorOutcome::LevelNotReached,
         _ => ErrorOutcome::ProviderFailed,
     }
@@ -79,27 +84,58 @@ fn bad_callback(why: &str) -> HubError {
 }
 
 /// `GET /upstream/callback`.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<Params>) -> Result<Response, HubError> {
-    let upstate = params.state.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| bad_callback("no state"))?;
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Result<Response, HubError> {
+    let upstate = params
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad_callback("no state"))?;
     let taken = state.store.take(&state_key(upstate)).await.map_err(|e| {
         tracing::warn!(error = %e, "store unavailable");
         Page::unavailable()
     })?;
-    let id = taken.map(|b| String::from_utf8_lossy(&b).to_string()).ok_or_else(|| bad_callback("unknown or used state"))?;
+    let id = taken
+        .map(|b| String::from_utf8_lossy(&b).to_string())
+        .ok_or_else(|| bad_callback("unknown or used state"))?;
     let cookie_id = journey_id(&headers).ok_or_else(|| bad_callback("no journey cookie"))?;
     if !constant_time_eq(&cookie_id, &id) {
         return Err(bad_callback("state belongs to another browser's journey"));
     }
     let mut journey = load::load(&state, &id).await?;
-    let attempt = journey.upstream.clone().filter(|a| journey.status == Status::ProviderChosen && constant_time_eq(&a.state, upstate)).ok_or_else(|| bad_callback("journey is not waiting for this provider"))?;
-    let provider = state.providers.get(&attempt.provider_id).ok_or_else(|| bad_callback("provider no longer registered"))?;
+    let attempt = journey
+        .upstream
+        .clone()
+        .filter(|a| journey.status == Status::ProviderChosen && constant_time_eq(&a.state, upstate))
+        .ok_or_else(|| bad_callback("journey is not waiting for this provider"))?;
+    let provider = state
+        .providers
+        .get(&attempt.provider_id)
+        .ok_or_else(|| bad_callback("provider no longer registered"))?;
 
     // RFC 9207: when present, `iss` must be the provider's issuer (mix-up defence).
     if params.iss.as_deref().is_some_and(|iss| iss != provider.issuer) {
-        return fail_provider(&state, &id, journey, provider, "iss parameter is not the provider's issuer").await;
+        return fail_provider(
+            &state,
+            &id,
+            journey,
+            provider,
+            "iss parameter is not the provider's issuer",
+        )
+        .await;
     }
     if let Some(error) = params.error.as_deref() {
-        return on_error(&state, &id, journey, provider, classify(error, params.identity_outcome.as_deref())).await;
+        return on_error(
+            &state,
+            &id,
+            journey,
+            provider,
+            classify(error, params.identity_outcome.as_deref()),
+        )
+        .await;
     }
     let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
         return fail_provider(&state, &id, journey, provider, "neither code nor error").await;
@@ -111,22 +147,52 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, Query(params
     };
     let Some(met) = vtr::met(&identity.vector, &journey.request.vtr).copied() else {
         journey.go(Status::Started).map_err(|_| Page::session_expired())?;
-        journey.notice = Some(format!("{} could not confirm your identity to the level this service needs. You can choose another way.", provider.name));
+        journey.notice = Some(format!(
+            "{} could not confirm your identity to the level this service needs. You can choose another way.",
+            provider.name
+        ));
         load::save(&state, &id, &journey).await?;
-        return Ok(Redirect::to("/choose-provider").into_response());
+        return Ok(crate::web::found("/choose-provider"));
     };
     journey.go(Status::Authenticated).map_err(|_| Page::session_expired())?;
     issue_code(&state, &id, journey, provider, &identity, met).await
 }
 
 /// Exchanges the code, verifies the ID token and fetches userinfo.
-async fn authenticate(state: &AppState, provider: &Provider, code: &str, verifier: &str, nonce: &str) -> Result<ProviderIdentity, super::UpstreamError> {
+async fn authenticate(
+    state: &AppState,
+    provider: &Provider,
+    code: &str,
+    verifier: &str,
+    nonce: &str,
+) -> Result<ProviderIdentity, super::UpstreamError> {
     let meta = state.upstreams.metadata(provider).await?;
     let redirect_uri = state.config.url(CALLBACK_PATH);
-    let tokens = state.upstreams.exchange(provider, &meta, code, verifier, &redirect_uri, &state.keys.upstream, state.now()).await?;
-    let expected = Expected { issuer: &provider.issuer, client_id: &provider.client_id, nonce };
-    let mut identity = state.upstreams.verify_id_token(provider, &meta, &tokens.id_token, &expected, state.now()).await?;
-    let userinfo = state.upstreams.userinfo(&meta, &tokens.access_token, &identity.sub).await?;
+    let tokens = state
+        .upstreams
+        .exchange(
+            provider,
+            &meta,
+            code,
+            verifier,
+            &redirect_uri,
+            &state.keys.upstream,
+            state.now(),
+        )
+        .await?;
+    let expected = Expected {
+        issuer: &provider.issuer,
+        client_id: &provider.client_id,
+        nonce,
+    };
+    let mut identity = state
+        .upstreams
+        .verify_id_token(provider, &meta, &tokens.id_token, &expected, state.now())
+        .await?;
+    let userinfo = state
+        .upstreams
+        .userinfo(&meta, &tokens.access_token, &identity.sub)
+        .await?;
     for (k, v) in userinfo {
         identity.claims.entry(k).or_insert(v);
     }
@@ -152,10 +218,26 @@ pub fn released_claims(scopes: &[String], provider_claims: &Map<String, Value>) 
     out
 }
 
-async fn issue_code(state: &AppState, id: &str, mut journey: Journey, provider: &Provider, identity: &ProviderIdentity, met: vtr::Vector) -> Result<Response, HubError> {
-    let client = state.clients.get(&journey.request.client_id).ok_or_else(Page::session_expired)?;
+async fn issue_code(
+    state: &AppState,
+    id: &str,
+    mut journey: Journey,
+    provider: &Provider,
+    identity: &ProviderIdentity,
+    met: vtr::Vector,
+) -> Result<Response, HubError> {
+    let client = state
+        .clients
+        .get(&journey.request.client_id)
+        .ok_or_else(Page::session_expired)?;
     let now = state.now();
-    let sub = pairwise_sub(&state.keys.pairwise_secret, &state.config.sub_prefix, &client.sector, &provider.issuer, &identity.sub);
+    let sub = pairwise_sub(
+        &state.keys.pairwise_secret,
+        &state.config.sub_prefix,
+        &client.sector,
+        &provider.issuer,
+        &identity.sub,
+    );
     let request = &journey.request;
     let grant = CodeGrant {
         client_id: client.client_id.clone(),
@@ -169,7 +251,14 @@ async fn issue_code(state: &AppState, id: &str, mut journey: Journey, provider: 
         userinfo: released_claims(&request.scopes, &identity.claims),
     };
     let code = AuthCode::generate();
-    let stored = state.store.put_json(&code_key(code.as_str()), &grant, Duration::from_secs(state.config.code_ttl_secs)).await;
+    let stored = state
+        .store
+        .put_json(
+            &code_key(code.as_str()),
+            &grant,
+            Duration::from_secs(state.config.code_ttl_secs),
+        )
+        .await;
     if let Err(e) = stored {
         tracing::warn!(error = %e, "store unavailable; no code issued");
         return Err(Page::unavailable().into());
@@ -177,15 +266,28 @@ async fn issue_code(state: &AppState, id: &str, mut journey: Journey, provider: 
     journey.go(Status::CodeIssued).map_err(|_| Page::session_expired())?;
     load::save(state, id, &journey).await?;
     tracing::info!(client_id = %client.client_id, provider = %provider.id, vot = %grant.vot, "code issued");
-    let mut response = journey.request.return_to.redirect(&state.config.issuer, &[("code", code.as_str())]);
-    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000", crate::web::choose_provider::LAST_PROVIDER_COOKIE, provider.id)) {
+    let mut response = journey
+        .request
+        .return_to
+        .redirect(&state.config.issuer, &[("code", code.as_str())]);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
+        "{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000",
+        crate::web::choose_provider::LAST_PROVIDER_COOKIE,
+        provider.id
+    )) {
         response.headers_mut().append(axum::http::header::SET_COOKIE, v);
     }
     Ok(response)
 }
 
 /// The provider failed or answered wrongly: mark it, back to `Started`, and show a way on.
-async fn fail_provider(state: &AppState, id: &str, mut journey: Journey, provider: &Provider, why: &str) -> Result<Response, HubError> {
+async fn fail_provider(
+    state: &AppState,
+    id: &str,
+    mut journey: Journey,
+    provider: &Provider,
+    why: &str,
+) -> Result<Response, HubError> {
     tracing::warn!(provider = %provider.id, reason = why, "provider answer refused");
     journey.go(Status::Started).map_err(|_| Page::session_expired())?;
     if !journey.failed_providers.contains(&provider.id) {
@@ -195,19 +297,31 @@ async fn fail_provider(state: &AppState, id: &str, mut journey: Journey, provide
     Err(provider_problem(&provider.name).into())
 }
 
-async fn on_error(state: &AppState, id: &str, mut journey: Journey, provider: &Provider, outcome: ErrorOutcome) -> Result<Response, HubError> {
+async fn on_error(
+    state: &AppState,
+    id: &str,
+    mut journey: Journey,
+    provider: &Provider,
+    outcome: ErrorOutcome,
+) -> Result<Response, HubError> {
     if outcome == ErrorOutcome::ProviderFailed {
         return fail_provider(state, id, journey, provider, "provider answered with an error").await;
     }
     journey.go(Status::Started).map_err(|_| Page::session_expired())?;
     let page = match outcome {
         ErrorOutcome::LevelNotReached => {
-            journey.notice = Some(format!("{} could not confirm your identity to the level this service needs. You can choose another way.", provider.name));
+            journey.notice = Some(format!(
+                "{} could not confirm your identity to the level this service needs. You can choose another way.",
+                provider.name
+            ));
             load::save(state, id, &journey).await?;
-            return Ok(Redirect::to("/choose-provider").into_response());
+            return Ok(crate::web::found("/choose-provider"));
         }
         ErrorOutcome::Pending => Page::new(StatusCode::OK, "Your identity check is not finished yet")
-            .para(format!("{} is still checking your identity. They will contact you when the check is finished.", provider.name))
+            .para(format!(
+                "{} is still checking your identity. They will contact you when the check is finished.",
+                provider.name
+            ))
             .para("You can return to the service now and try again later.")
             .code("identity_check_pending"),
         ErrorOutcome::FraudSuspected => Page::new(StatusCode::OK, "We could not confirm your identity")
@@ -220,7 +334,10 @@ async fn on_error(state: &AppState, id: &str, mut journey: Journey, provider: &P
             .action("/choose-provider", "Choose another way to sign in"),
     };
     load::save(state, id, &journey).await?;
-    Ok(page.para("To go back to the service without signing in, use the link below.").with_return_link().into_response())
+    Ok(page
+        .para("To go back to the service without signing in, use the link below.")
+        .with_return_link()
+        .into_response())
 }
 
 #[cfg(test)]
@@ -246,9 +363,15 @@ mod tests {
 
     #[test]
     fn only_scoped_claims_are_released() {
-        let provider: Map<String, Value> = serde_json::from_str(r#"{"email":"a@b","email_verified":true,"phone_number":"1","given_name":"A","birthdate":"2000-01-01"}"#).unwrap_or_default();
+        let provider: Map<String, Value> = serde_json::from_str(
+            r#"{"email":"a@b","email_verified":true,"phone_number":"1","given_name":"A","birthdate":"2000-01-01"}"#,
+        )
+        .unwrap_or_default();
         let got = released_claims(&["openid".into(), "email".into()], &provider);
-        assert_eq!(got.keys().cloned().collect::<Vec<_>>(), vec!["email".to_string(), "email_verified".to_string()]);
+        assert_eq!(
+            got.keys().cloned().collect::<Vec<_>>(),
+            vec!["email".to_string(), "email_verified".to_string()]
+        );
         assert!(released_claims(&["openid".into()], &provider).is_empty());
     }
 }

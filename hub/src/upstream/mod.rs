@@ -66,7 +66,9 @@ pub struct ProviderIdentity {
 
 impl std::fmt::Debug for ProviderIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderIdentity").field("vector", &self.vector).finish_non_exhaustive()
+        f.debug_struct("ProviderIdentity")
+            .field("vector", &self.vector)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,20 +120,32 @@ pub fn check_id_token(
     if !crate::ids::constant_time_eq(nonce, expected.nonce) {
         return Err(bad("nonce does not match"));
     }
-    let sub = str_claim("sub").filter(|s| !s.is_empty()).ok_or_else(|| bad("sub missing"))?;
-    let vector = provider.vector_of_acr(str_claim("acr")).ok_or_else(|| bad("acr is not a level this provider is registered for"))?;
+    let sub = str_claim("sub")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("sub missing"))?;
+    let vector = provider
+        .vector_of_acr(str_claim("acr"))
+        .ok_or_else(|| bad("acr is not a level this provider is registered for"))?;
     if !provider.levels.contains(&vector) && !provider.levels.iter().any(|l| l.satisfies(&vector)) {
         return Err(bad("acr is above what this provider is registered to reach"));
     }
-    Ok(ProviderIdentity { sub: sub.to_string(), vector, auth_time: int_claim("auth_time"), claims: claims.clone() })
+    Ok(ProviderIdentity {
+        sub: sub.to_string(),
+        vector,
+        auth_time: int_claim("auth_time"),
+        claims: claims.clone(),
+    })
 }
+
+/// A discovery document and when it was fetched.
+type CachedMetadata = (Arc<ProviderMetadata>, Instant);
 
 /// Discovery and key caches for every provider.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
     http: reqwest::Client,
     jwks: JwksCache,
-    metadata: Arc<RwLock<HashMap<String, (Arc<ProviderMetadata>, Instant)>>>,
+    metadata: Arc<RwLock<HashMap<String, CachedMetadata>>>,
 }
 
 /// A provider's token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -146,7 +160,11 @@ pub struct TokenResponse {
 impl Upstreams {
     /// Caches fetching with `http` (no redirects, timeouts set).
     pub fn new(http: reqwest::Client) -> Self {
-        Self { jwks: JwksCache::new(http.clone()), http, metadata: Arc::default() }
+        Self {
+            jwks: JwksCache::new(http.clone()),
+            http,
+            metadata: Arc::default(),
+        }
     }
 
     /// The provider's discovery document, fetched once an hour; its `issuer` must equal the registered one
@@ -157,17 +175,36 @@ impl Upstreams {
                 return Ok(meta);
             }
         }
-        let url = format!("{}/.well-known/openid-configuration", provider.issuer.trim_end_matches('/'));
-        let response = self.http.get(&url).send().await.map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            provider.issuer.trim_end_matches('/')
+        );
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(UpstreamError::Unreachable(format!("discovery answered {}", response.status())));
+            return Err(UpstreamError::Unreachable(format!(
+                "discovery answered {}",
+                response.status()
+            )));
         }
-        let meta: ProviderMetadata = response.json().await.map_err(|e| UpstreamError::BadMetadata(e.to_string()))?;
+        let meta: ProviderMetadata = response
+            .json()
+            .await
+            .map_err(|e| UpstreamError::BadMetadata(e.to_string()))?;
         if meta.issuer != provider.issuer {
-            return Err(UpstreamError::BadMetadata("issuer differs from the registered issuer".into()));
+            return Err(UpstreamError::BadMetadata(
+                "issuer differs from the registered issuer".into(),
+            ));
         }
         let meta = Arc::new(meta);
-        self.metadata.write().await.insert(provider.id.clone(), (meta.clone(), Instant::now()));
+        self.metadata
+            .write()
+            .await
+            .insert(provider.id.clone(), (meta.clone(), Instant::now()));
         Ok(meta)
     }
 
@@ -195,7 +232,10 @@ impl Upstreams {
                 let assertion = client_assertion(key, &provider.client_id, &meta.token_endpoint, now)
                     .map_err(|e| UpstreamError::TokenRefused(format!("could not sign client assertion: {e}")))?;
                 form.push(("client_id", provider.client_id.clone()));
-                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
                 form.push(("client_assertion", assertion));
             }
             UpstreamAuth::ClientSecretPost => {
@@ -204,7 +244,11 @@ impl Upstreams {
             }
             UpstreamAuth::ClientSecretBasic => {
                 let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let pair = format!("{}:{}", enc(&provider.client_id), enc(provider.client_secret.as_deref().unwrap_or_default()));
+                let pair = format!(
+                    "{}:{}",
+                    enc(&provider.client_id),
+                    enc(provider.client_secret.as_deref().unwrap_or_default())
+                );
                 request = request.header("Authorization", format!("Basic {}", STANDARD.encode(pair)));
             }
         }
@@ -219,11 +263,23 @@ impl Upstreams {
         let status = response.status();
         if !status.is_success() {
             let text = response.text().await.unwrap_or_default();
-            let code = serde_json::from_str::<Value>(&text).ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
-            return Err(UpstreamError::TokenRefused(format!("status {status}, error {}", code.unwrap_or_else(|| "unknown".into()))));
+            let code = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
+            return Err(UpstreamError::TokenRefused(format!(
+                "status {status}, error {}",
+                code.unwrap_or_else(|| "unknown".into())
+            )));
         }
-        let tokens: TokenResponse = response.json().await.map_err(|e| UpstreamError::TokenRefused(format!("unreadable token response: {e}")))?;
-        if tokens.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
+        let tokens: TokenResponse = response
+            .json()
+            .await
+            .map_err(|e| UpstreamError::TokenRefused(format!("unreadable token response: {e}")))?;
+        if tokens
+            .token_type
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+        {
             return Err(UpstreamError::TokenRefused("token_type is not Bearer".into()));
         }
         Ok(tokens)
@@ -238,16 +294,31 @@ impl Upstreams {
         expected: &Expected<'_>,
         now: i64,
     ) -> Result<ProviderIdentity, UpstreamError> {
-        let (_, claims) = self.jwks.verify(&meta.jwks_uri, token).await.map_err(|e| UpstreamError::BadIdToken(e.to_string()))?;
+        let (_, claims) = self
+            .jwks
+            .verify(&meta.jwks_uri, token)
+            .await
+            .map_err(|e| UpstreamError::BadIdToken(e.to_string()))?;
         check_id_token(&claims, provider, expected, now)
     }
 
     /// Fetches userinfo with the provider's access token; its `sub` must equal the ID token's (OIDC Core §5.3.2).
-    pub async fn userinfo(&self, meta: &ProviderMetadata, access_token: &str, sub: &str) -> Result<Map<String, Value>, UpstreamError> {
+    pub async fn userinfo(
+        &self,
+        meta: &ProviderMetadata,
+        access_token: &str,
+        sub: &str,
+    ) -> Result<Map<String, Value>, UpstreamError> {
         let Some(url) = &meta.userinfo_endpoint else {
             return Ok(Map::new());
         };
-        let response = self.http.get(url).bearer_auth(access_token).send().await.map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
         if !response.status().is_success() {
             return Err(UpstreamError::BadUserinfo(format!("status {}", response.status())));
         }
@@ -257,9 +328,14 @@ impl Upstreams {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         if !is_json {
-            return Err(UpstreamError::BadUserinfo("only JSON userinfo responses are accepted".into()));
+            return Err(UpstreamError::BadUserinfo(
+                "only JSON userinfo responses are accepted".into(),
+            ));
         }
-        let claims: Map<String, Value> = response.json().await.map_err(|e| UpstreamError::BadUserinfo(e.to_string()))?;
+        let claims: Map<String, Value> = response
+            .json()
+            .await
+            .map_err(|e| UpstreamError::BadUserinfo(e.to_string()))?;
         if claims.get("sub").and_then(Value::as_str) != Some(sub) {
             return Err(UpstreamError::BadUserinfo("sub differs from the ID token's".into()));
         }
@@ -269,7 +345,12 @@ impl Upstreams {
 
 /// A `private_key_jwt` client assertion (RFC 7523 §3): `iss` = `sub` = client id, `aud` = token endpoint,
 /// a fresh `jti`, 5 minutes of life.
-pub fn client_assertion(key: &SigningKey, client_id: &str, token_endpoint: &str, now: i64) -> Result<String, keys::KeyError> {
+pub fn client_assertion(
+    key: &SigningKey,
+    client_id: &str,
+    token_endpoint: &str,
+    now: i64,
+) -> Result<String, keys::KeyError> {
     let claims = serde_json::json!({
         "iss": client_id,
         "sub": client_id,
@@ -315,24 +396,120 @@ mod tests {
     #[test]
     fn id_token_checks_table() {
         let p = provider();
-        let expected = Expected { issuer: "https://idp.example", client_id: "hub", nonce: "n1" };
-        let cases: Vec<(&str, Box<dyn Fn(&mut Map<String, Value>)>, Option<&str>)> = vec![
+        let expected = Expected {
+            issuer: "https://idp.example",
+            client_id: "hub",
+            nonce: "n1",
+        };
+        type Mutation = Box<dyn Fn(&mut Map<String, Value>)>;
+        let cases: Vec<(&str, Mutation, Option<&str>)> = vec![
             ("good", Box::new(|_| {}), None),
-            ("wrong iss", Box::new(|c| { c.insert("iss".into(), json!("https://evil")); }), Some("iss")),
-            ("wrong aud", Box::new(|c| { c.insert("aud".into(), json!("someone")); }), Some("aud")),
-            ("aud array with azp", Box::new(|c| { c.insert("aud".into(), json!(["hub", "x"])); c.insert("azp".into(), json!("hub")); }), None),
-            ("aud array without azp", Box::new(|c| { c.insert("aud".into(), json!(["hub", "x"])); }), Some("azp")),
-            ("expired", Box::new(|c| { c.insert("exp".into(), json!(900)); }), Some("expired")),
-            ("no exp", Box::new(|c| { c.remove("exp"); }), Some("exp")),
-            ("future iat", Box::new(|c| { c.insert("iat".into(), json!(1600)); }), Some("future")),
-            ("nbf ahead", Box::new(|c| { c.insert("nbf".into(), json!(1600)); }), Some("not yet valid")),
-            ("wrong nonce", Box::new(|c| { c.insert("nonce".into(), json!("n2")); }), Some("nonce")),
-            ("missing sub", Box::new(|c| { c.remove("sub"); }), Some("sub")),
-            ("empty sub", Box::new(|c| { c.insert("sub".into(), json!("")); }), Some("sub")),
-            ("unknown acr", Box::new(|c| { c.insert("acr".into(), json!("urn:other")); }), Some("acr")),
-            ("missing acr", Box::new(|c| { c.remove("acr"); }), Some("acr")),
-            ("acr above registration", Box::new(|c| { c.insert("acr".into(), json!("Cl.Cm.P3")); }), Some("acr")),
-            ("vector acr", Box::new(|c| { c.insert("acr".into(), json!("Cl.Cm")); }), None),
+            (
+                "wrong iss",
+                Box::new(|c| {
+                    c.insert("iss".into(), json!("https://evil"));
+                }),
+                Some("iss"),
+            ),
+            (
+                "wrong aud",
+                Box::new(|c| {
+                    c.insert("aud".into(), json!("someone"));
+                }),
+                Some("aud"),
+            ),
+            (
+                "aud array with azp",
+                Box::new(|c| {
+                    c.insert("aud".into(), json!(["hub", "x"]));
+                    c.insert("azp".into(), json!("hub"));
+                }),
+                None,
+            ),
+            (
+                "aud array without azp",
+                Box::new(|c| {
+                    c.insert("aud".into(), json!(["hub", "x"]));
+                }),
+                Some("azp"),
+            ),
+            (
+                "expired",
+                Box::new(|c| {
+                    c.insert("exp".into(), json!(900));
+                }),
+                Some("expired"),
+            ),
+            (
+                "no exp",
+                Box::new(|c| {
+                    c.remove("exp");
+                }),
+                Some("exp"),
+            ),
+            (
+                "future iat",
+                Box::new(|c| {
+                    c.insert("iat".into(), json!(1600));
+                }),
+                Some("future"),
+            ),
+            (
+                "nbf ahead",
+                Box::new(|c| {
+                    c.insert("nbf".into(), json!(1600));
+                }),
+                Some("not yet valid"),
+            ),
+            (
+                "wrong nonce",
+                Box::new(|c| {
+                    c.insert("nonce".into(), json!("n2"));
+                }),
+                Some("nonce"),
+            ),
+            (
+                "missing sub",
+                Box::new(|c| {
+                    c.remove("sub");
+                }),
+                Some("sub"),
+            ),
+            (
+                "empty sub",
+                Box::new(|c| {
+                    c.insert("sub".into(), json!(""));
+                }),
+                Some("sub"),
+            ),
+            (
+                "unknown acr",
+                Box::new(|c| {
+                    c.insert("acr".into(), json!("urn:other"));
+                }),
+                Some("acr"),
+            ),
+            (
+                "missing acr",
+                Box::new(|c| {
+                    c.remove("acr");
+                }),
+                Some("acr"),
+            ),
+            (
+                "acr above registration",
+                Box::new(|c| {
+                    c.insert("acr".into(), json!("Cl.Cm.P3"));
+                }),
+                Some("acr"),
+            ),
+            (
+                "vector acr",
+                Box::new(|c| {
+                    c.insert("acr".into(), json!("Cl.Cm"));
+                }),
+                None,
+            ),
         ];
         for (name, mutate, want_err) in cases {
             let mut claims = good();
@@ -346,6 +523,9 @@ mod tests {
                 }
             }
         }
-        assert_eq!(check_id_token(&good(), &p, &expected, 1000).unwrap().vector, Vector::parse("Cl.Cm.P2").unwrap());
+        assert_eq!(
+            check_id_token(&good(), &p, &expected, 1000).unwrap().vector,
+            Vector::parse("Cl.Cm.P2").unwrap()
+        );
     }
 }

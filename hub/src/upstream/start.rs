@@ -9,10 +9,7 @@ use crate::{
     state::AppState,
     web::Page,
 };
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
-};
+use axum::{http::StatusCode, response::Response};
 use std::time::Duration;
 
 /// The store key mapping an upstream `state` to its journey.
@@ -21,7 +18,12 @@ pub fn state_key(state: &str) -> String {
 }
 
 /// Records the attempt on the journey and redirects to the provider's authorization endpoint.
-pub async fn begin(state: &AppState, journey_id: &str, mut journey: Journey, provider_id: &str) -> Result<Response, HubError> {
+pub async fn begin(
+    state: &AppState,
+    journey_id: &str,
+    mut journey: Journey,
+    provider_id: &str,
+) -> Result<Response, HubError> {
     let provider = state.providers.get(provider_id).ok_or_else(Page::session_expired)?;
     let meta = match state.upstreams.metadata(provider).await {
         Ok(meta) => meta,
@@ -37,7 +39,9 @@ pub async fn begin(state: &AppState, journey_id: &str, mut journey: Journey, pro
         pkce_verifier: random_token(),
         started_at: state.now(),
     };
-    journey.go(Status::ProviderChosen).map_err(|_| Page::session_expired())?;
+    journey
+        .go(Status::ProviderChosen)
+        .map_err(|_| Page::session_expired())?;
     journey.notice = None;
     let mut params = vec![
         ("response_type", "code".to_string()),
@@ -63,20 +67,36 @@ pub async fn begin(state: &AppState, journey_id: &str, mut journey: Journey, pro
     let upstate = attempt.state.clone();
     journey.upstream = Some(attempt);
     load::save(state, journey_id, &journey).await?;
-    if let Err(e) = state.store.put(&state_key(&upstate), journey_id.as_bytes().to_vec(), ttl).await {
+    if let Err(e) = state
+        .store
+        .put(&state_key(&upstate), journey_id.as_bytes().to_vec(), ttl)
+        .await
+    {
         tracing::warn!(error = %e, "store unavailable");
         return Err(Page::unavailable().into());
     }
     let query = serde_urlencoded::to_string(&params).unwrap_or_default();
-    let separator = if meta.authorization_endpoint.contains('?') { '&' } else { '?' };
-    Ok(Redirect::to(&format!("{}{separator}{query}", meta.authorization_endpoint)).into_response())
+    let separator = if meta.authorization_endpoint.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    Ok(crate::web::found(&format!(
+        "{}{separator}{query}",
+        meta.authorization_endpoint
+    )))
 }
 
 /// The page shown when a provider is down or answered wrongly: a way on, never an assertion.
 pub fn provider_problem(name: &str) -> Page {
-    Page::new(StatusCode::BAD_GATEWAY, format!("Sorry, there is a problem with {name}"))
-        .para(format!("We could not complete your sign in with {name}. You have not been signed in."))
-        .para("You can choose another way to sign in, or try again later.")
-        .code("provider_error")
-        .action("/choose-provider", "Choose another way to sign in")
+    Page::new(
+        StatusCode::BAD_GATEWAY,
+        format!("Sorry, there is a problem with {name}"),
+    )
+    .para(format!(
+        "We could not complete your sign in with {name}. You have not been signed in."
+    ))
+    .para("You can choose another way to sign in, or try again later.")
+    .code("provider_error")
+    .action("/choose-provider", "Choose another way to sign in")
 }

@@ -21,7 +21,12 @@ pub const LAST_PROVIDER_COOKIE: &str = "__Host-hub-last-provider";
 
 /// The choice page's options for a journey: providers able to reach a wanted vector, the remembered one
 /// first, unavailable ones marked.
-pub fn options(state: &AppState, wanted: &[crate::vtr::Vector], failed: &[String], last: Option<&str>) -> Vec<ProviderOption> {
+pub fn options(
+    state: &AppState,
+    wanted: &[crate::vtr::Vector],
+    failed: &[String],
+    last: Option<&str>,
+) -> Vec<ProviderOption> {
     let mut list: Vec<ProviderOption> = state
         .providers
         .iter()
@@ -43,7 +48,11 @@ pub fn options(state: &AppState, wanted: &[crate::vtr::Vector], failed: &[String
 }
 
 fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey, error: Option<String>) -> Response {
-    let service_name = state.clients.get(&journey.request.client_id).map(|c| c.client_name.clone()).unwrap_or_default();
+    let service_name = state
+        .clients
+        .get(&journey.request.client_id)
+        .map(|c| c.client_name.clone())
+        .unwrap_or_default();
     let last = cookie(headers, LAST_PROVIDER_COOKIE);
     let providers = options(state, &journey.request.vtr, &journey.failed_providers, last.as_deref());
     let hint = if journey.request.vtr.iter().any(|v| v.asks_identity()) {
@@ -51,8 +60,21 @@ fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey
     } else {
         "Choose a certified company you have an account with.".to_string()
     };
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    render(status, &ChooseProvider { service_name, hint, providers, notice: journey.notice.clone(), error })
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &ChooseProvider {
+            service_name,
+            hint,
+            providers,
+            notice: journey.notice.clone(),
+            error,
+        },
+    )
 }
 
 /// `GET /choose-provider`.
@@ -62,10 +84,12 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
         return Err(Page::session_expired().into());
     }
     if options(&state, &journey.request.vtr, &[], None).is_empty() {
-        return Err(Page::new(StatusCode::OK, "You cannot sign in to this service at the moment")
-            .para("None of the certified companies can confirm your identity to the level this service needs.")
-            .action("/cancel-link", "Return to the service")
-            .into());
+        return Err(
+            Page::new(StatusCode::OK, "You cannot sign in to this service at the moment")
+                .para("None of the certified companies can confirm your identity to the level this service needs.")
+                .action("/cancel-link", "Return to the service")
+                .into(),
+        );
     }
     Ok(page(&state, &headers, &journey, None))
 }
@@ -78,13 +102,25 @@ pub struct Choice {
 }
 
 /// `POST /choose-provider`: sends the person to the chosen provider.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, Form(choice): Form<Choice>) -> Result<Response, HubError> {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(choice): Form<Choice>,
+) -> Result<Response, HubError> {
     let (id, journey) = load::current(&state, &headers).await?;
     let allowed = options(&state, &journey.request.vtr, &[], None);
-    let chosen = choice.provider.as_deref().and_then(|p| allowed.iter().find(|o| o.id == p && !o.unavailable));
+    let chosen = choice
+        .provider
+        .as_deref()
+        .and_then(|p| allowed.iter().find(|o| o.id == p && !o.unavailable));
     match chosen {
         Some(option) => crate::upstream::start::begin(&state, &id, journey, &option.id).await,
-        None => Ok(page(&state, &headers, &journey, Some("Select how you want to sign in".into()))),
+        None => Ok(page(
+            &state,
+            &headers,
+            &journey,
+            Some("Select how you want to sign in".into()),
+        )),
     }
 }
 
@@ -95,5 +131,10 @@ pub async fn cancel(State(state): State<AppState>, headers: HeaderMap) -> Result
     journey.go(Status::Cancelled).map_err(|_| Page::session_expired())?;
     load::save(&state, &id, &journey).await?;
     let to = journey.request.return_to.clone();
-    Err(HubError::Redirect { to, issuer: state.config.issuer.clone(), code: ErrorCode::AccessDenied, description: "the person returned to the service without signing in".into() })
+    Err(HubError::Redirect {
+        to,
+        issuer: state.config.issuer.clone(),
+        code: ErrorCode::AccessDenied,
+        description: "the person returned to the service without signing in".into(),
+    })
 }

@@ -25,7 +25,14 @@ pub struct Page {
 impl Page {
     /// A page with a status and heading.
     pub fn new(status: StatusCode, heading: impl Into<String>) -> Self {
-        Self { status, heading: heading.into(), paragraphs: Vec::new(), code: None, action: None, secondary: None }
+        Self {
+            status,
+            heading: heading.into(),
+            paragraphs: Vec::new(),
+            code: None,
+            action: None,
+            secondary: None,
+        }
     }
 
     /// Adds a paragraph.
@@ -121,4 +128,17 @@ pub struct ChooseProvider {
 /// The 404 page.
 pub async fn not_found() -> Page {
     Page::new(StatusCode::NOT_FOUND, "Page not found").para("If you typed the web address, check it is correct. If you followed a link from a service, go back to it and try again.")
+}
+
+/// A `302 Found` redirect, the status OAuth 2.0 examples use (RFC 6749 §4.1.2); browsers follow it with
+/// a GET even after a form POST.
+pub fn found(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

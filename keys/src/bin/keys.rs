@@ -42,8 +42,14 @@ fn run(cli: Cli) -> Result<(), keys::KeyError> {
             println!("{}", key.kid());
         }
         Command::Jwks { files } => {
-            let loaded = files.iter().map(|f| keys::SigningKey::load(f)).collect::<Result<Vec<_>, _>>()?;
-            println!("{}", serde_json::to_string_pretty(&keys::jwks(&loaded)).unwrap_or_default());
+            let loaded = files
+                .iter()
+                .map(|f| keys::SigningKey::load(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&keys::jwks(&loaded)).unwrap_or_default()
+            );
         }
         Command::Public { file } => print!("{}", keys::SigningKey::load(&file)?.public_pem()?),
     }

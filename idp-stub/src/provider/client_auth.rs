@@ -1,0 +1,235 @@
+//! Client authentication at the token endpoint with `private_key_jwt` (OIDC Core 1.0 §9, RFC 7523 §3):
+//! signature by the client's registered keys, `iss` = `sub` = client id, `aud` naming this provider,
+//! a short future `exp`, and a `jti` never seen before.
+
+use crate::{
+    config::ClientConfig,
+    state::{lock, Provider},
+    AppState, Error,
+};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The only accepted `client_assertion_type`.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The furthest ahead an assertion's `exp` may be.
+pub const MAX_LIFETIME: u64 = 60 * 60;
+/// Tolerated clock skew for `nbf`/`iat` in the future.
+pub const SKEW: u64 = 60;
+
+/// The parts of a valid assertion the replay cache needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedAssertion {
+    pub jti: String,
+    pub exp: u64,
+}
+
+/// Checks a verified assertion's claims for `client_id` at the provider with `issuer` and `token_endpoint`.
+pub fn check_claims(
+    claims: &Map<String, Value>,
+    client_id: &str,
+    issuer: &str,
+    token_endpoint: &str,
+    now: u64,
+) -> Result<CheckedAssertion, String> {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    if text("iss") != Some(client_id) {
+        return Err("iss must be the client_id".into());
+    }
+    if text("sub") != Some(client_id) {
+        return Err("sub must be the client_id".into());
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == token_endpoint || a == issuer,
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| a == token_endpoint || a == issuer),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err("aud must be the token endpoint or the issuer".into());
+    }
+    let exp = claims.get("exp").and_then(Value::as_u64).ok_or("exp is required")?;
+    if exp <= now {
+        return Err("the assertion has expired".into());
+    }
+    if exp > now + MAX_LIFETIME {
+        return Err("exp is too far in the future".into());
+    }
+    for name in ["nbf", "iat"] {
+        if let Some(t) = claims.get(name) {
+            let t = t.as_u64().ok_or_else(|| format!("{name} must be a number"))?;
+            if t > now + SKEW {
+                return Err(format!("{name} is in the future"));
+            }
+        }
+    }
+    let jti = text("jti").filter(|j| !j.is_empty()).ok_or("jti is required")?;
+    Ok(CheckedAssertion {
+        jti: jti.to_string(),
+        exp,
+    })
+}
+
+/// Keys from a registered PEM; an RSA key may sign with RS256 or PS256.
+fn pem_keys(pem: &str) -> Result<keys::VerifyingKeys, keys::KeyError> {
+    let default = keys::VerifyingKey::from_pem(pem.as_bytes(), None)?;
+    let mut list = Vec::new();
+    if default.alg() == "RS256" {
+        list.push(keys::VerifyingKey::from_pem(pem.as_bytes(), Some("PS256"))?);
+    }
+    list.push(default);
+    Ok(keys::VerifyingKeys::new(list))
+}
+
+async fn fetch_jwks(state: &AppState, uri: &str) -> Result<keys::VerifyingKeys, String> {
+    let response = state
+        .inner
+        .http
+        .get(uri)
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch {uri}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("{uri} answered {}", response.status()));
+    }
+    let doc: Value = response.json().await.map_err(|e| format!("{uri} is not JSON: {e}"))?;
+    keys::VerifyingKeys::from_jwks(&doc).map_err(|e| format!("{uri}: {e}"))
+}
+
+/// The client's keys: its PEM, or its JWKS from cache, fetched again once when `kid` is unknown.
+async fn client_keys(
+    state: &AppState,
+    client: &ClientConfig,
+    kid: Option<&str>,
+) -> Result<Arc<keys::VerifyingKeys>, Error> {
+    if let Some(pem) = &client.public_key_pem {
+        return pem_keys(pem)
+            .map(Arc::new)
+            .map_err(|e| Error::InvalidClient(format!("client key unusable: {e}")));
+    }
+    let uri = client
+        .jwks_uri
+        .as_deref()
+        .ok_or_else(|| Error::InvalidClient("client has no keys".into()))?;
+    let cached = lock(&state.inner.client_keys).get(&client.client_id).cloned();
+    if let Some(keys) = cached {
+        if kid.is_none_or(|k| keys.has_kid(k)) {
+            return Ok(keys);
+        }
+    }
+    let fetched = fetch_jwks(state, uri).await.map_err(|e| {
+        tracing::warn!(client = client.client_id, error = %e, "client JWKS fetch failed");
+        Error::InvalidClient("the client's keys could not be fetched".into())
+    })?;
+    let fetched = Arc::new(fetched);
+    lock(&state.inner.client_keys).insert(client.client_id.clone(), fetched.clone());
+    Ok(fetched)
+}
+
+/// Authenticates the client of a token request; returns its id.
+pub async fn authenticate(
+    state: &AppState,
+    provider: &Provider,
+    client_id_param: Option<&str>,
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+) -> Result<String, Error> {
+    let fail = |reason: &str| {
+        tracing::info!(provider = provider.config.id, reason, "client authentication failed");
+        Error::InvalidClient("client authentication failed".into())
+    };
+    if assertion_type != Some(ASSERTION_TYPE) {
+        return Err(fail("client_assertion_type missing or not jwt-bearer"));
+    }
+    let assertion = assertion
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| fail("client_assertion missing"))?;
+    let peeked = keys::peek_claims(assertion).map_err(|_| fail("client_assertion malformed"))?;
+    let claimed = peeked
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("client_assertion has no iss"))?;
+    if client_id_param.is_some_and(|c| c != claimed) {
+        return Err(fail("client_id differs from the assertion's iss"));
+    }
+    let client = state.client(claimed).ok_or_else(|| fail("unknown client"))?.clone();
+    let header = keys::decode_header(assertion).map_err(|_| fail("client_assertion header malformed"))?;
+    let keys = client_keys(state, &client, header.kid.as_deref()).await?;
+    let (_, claims) = keys.verify(assertion).map_err(|e| fail(&format!("signature: {e}")))?;
+    let now = state.now();
+    let checked = check_claims(
+        &claims,
+        &client.client_id,
+        &provider.issuer,
+        &provider.token_endpoint(),
+        now,
+    )
+    .map_err(|e| fail(&e))?;
+    let mut seen = lock(&state.inner.seen_jtis);
+    seen.retain(|_, exp| *exp > now);
+    if seen
+        .insert((client.client_id.clone(), checked.jti), checked.exp)
+        .is_some()
+    {
+        return Err(fail("jti replayed"));
+    }
+    Ok(client.client_id)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: u64 = 1_800_000_000;
+    const ISS: &str = "http://stub/a";
+    const TOKEN: &str = "http://stub/a/token";
+
+    fn good() -> Map<String, Value> {
+        json!({"iss": "hub", "sub": "hub", "aud": TOKEN, "exp": NOW + 60, "iat": NOW, "jti": "j1"})
+            .as_object()
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn claim_checks_table() {
+        let ok = check_claims(&good(), "hub", ISS, TOKEN, NOW).unwrap();
+        assert_eq!(
+            ok,
+            CheckedAssertion {
+                jti: "j1".into(),
+                exp: NOW + 60
+            }
+        );
+
+        let cases: &[(&str, Value, Option<&str>)] = &[
+            ("aud", json!(ISS), None),
+            ("aud", json!(["other", TOKEN]), None),
+            ("aud", json!("http://stub/b/token"), Some("aud")),
+            ("aud", json!(["other"]), Some("aud")),
+            ("iss", json!("someone"), Some("iss")),
+            ("sub", json!("someone"), Some("sub")),
+            ("exp", json!(NOW), Some("expired")),
+            ("exp", json!(NOW + MAX_LIFETIME), None),
+            ("exp", json!(NOW + MAX_LIFETIME + 1), Some("too far")),
+            ("exp", json!("soon"), Some("exp")),
+            ("iat", json!(NOW + 600), Some("iat")),
+            ("nbf", json!(NOW + 600), Some("nbf")),
+            ("jti", json!(""), Some("jti")),
+            ("jti", Value::Null, Some("jti")),
+        ];
+        for (name, value, expected) in cases {
+            let mut claims = good();
+            claims.insert(name.to_string(), value.clone());
+            match (check_claims(&claims, "hub", ISS, TOKEN, NOW), expected) {
+                (Ok(_), None) => {}
+                (Err(e), Some(part)) => assert!(e.contains(part), "{name}={value}: {e}"),
+                (got, _) => panic!("{name}={value}: unexpected {got:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! `GET /callback`: the authentication response (OIDC Core 1.0 §3.1.2.5–§3.1.3.7, RFC 9207), the token
+//! request with `private_key_jwt` (§9) and PKCE, ID token validation, and userinfo (§5.3).
+
+use axum::{
+    extract::{Query, State},
+    http::header,
+    response::Response,
+};
+use axum_extra::extract::cookie::CookieJar;
+use openidconnect::{
+    AccessToken, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, OAuth2TokenResponse, RequestTokenError,
+    TokenResponse,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::{
+    assertion::{client_assertion, CLIENT_ASSERTION_TYPE},
+    error::RpError,
+    oidc::{error_chain, HubTokenResponse, Provider},
+    store::{host_cookie, remove_cookie, PendingLogin, Session, LOGIN_COOKIE, SESSION_COOKIE},
+    AppState,
+};
+
+/// The authorization response, success or error.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Finishes the sign-in and sends the person to `/account`, or shows what went wrong. Either way the login
+/// cookie is cleared: a login is single use.
+pub async fn get(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<CallbackQuery>,
+) -> (CookieJar, Result<Response, RpError>) {
+    let now = state.clock.now();
+    let pending = jar.get(LOGIN_COOKIE).and_then(|c| state.logins.take(c.value(), now));
+    let jar = remove_cookie(jar, LOGIN_COOKIE);
+    match sign_in(&state, pending, query, now).await {
+        Ok(session) => {
+            let id = state.sessions.insert(session, now);
+            (jar.add(host_cookie(SESSION_COOKIE, id)), Ok(super::found("/account")))
+        }
+        Err(error) => (jar, Err(error)),
+    }
+}
+
+/// The checks on the authorization response, then [`finish`].
+async fn sign_in(
+    state: &AppState,
+    pending: Option<PendingLogin>,
+    query: CallbackQuery,
+    now: u64,
+) -> Result<Session, RpError> {
+    if let Some(code) = query.error {
+        return Err(RpError::Authorization {
+            code,
+            description: query.error_description,
+        });
+    }
+    let pending = pending.ok_or(RpError::LoginNotFound)?;
+    if query.state.as_deref() != Some(pending.state.secret().as_str()) {
+        return Err(RpError::StateMismatch);
+    }
+    let code = query.code.ok_or(RpError::MissingCode)?;
+    let provider = state.provider.get(&state.config, &state.http, now).await?;
+    match &query.iss {
+        Some(iss) if *iss != provider.issuer => return Err(RpError::IssuerMismatch(query.iss)),
+        None if provider.iss_parameter_supported => return Err(RpError::IssuerMismatch(None)),
+        _ => {}
+    }
+    finish(state, &provider, pending, code, now).await
+}
+
+/// Code exchange, ID token validation and userinfo: the session to create.
+async fn finish(
+    state: &AppState,
+    provider: &Provider,
+    pending: PendingLogin,
+    code: String,
+    now: u64,
+) -> Result<Session, RpError> {
+    let assertion = client_assertion(&state.key, &state.config.client_id, &provider.token_endpoint, now)
+        .map_err(|e| RpError::Internal(format!("client assertion: {e}")))?;
+    let tokens: HubTokenResponse = provider
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|e| RpError::TokenRequest(e.to_string()))?
+        .set_pkce_verifier(pending.pkce_verifier)
+        .add_extra_param("client_assertion_type", CLIENT_ASSERTION_TYPE)
+        .add_extra_param("client_assertion", assertion)
+        .request_async(&state.http)
+        .await
+        .map_err(|e| match e {
+            RequestTokenError::ServerResponse(response) => RpError::TokenRequest(match response.error_description() {
+                Some(description) => format!("{}: {description}", response.error()),
+                None => response.error().to_string(),
+            }),
+            other => RpError::TokenRequest(error_chain(&other)),
+        })?;
+
+    let id_token = tokens
+        .id_token()
+        .ok_or_else(|| RpError::InvalidIdToken("no id_token in the token response".into()))?;
+    let verifier = provider.client.id_token_verifier();
+    let claims = match id_token.claims(&verifier, &pending.nonce) {
+        Ok(claims) => claims,
+        Err(error) => {
+            if matches!(error, ClaimsVerificationError::SignatureVerification(_)) {
+                // Perhaps a key we have not seen yet: fetch discovery and JWKS again on the next sign-in.
+                state.provider.invalidate().await;
+            }
+            return Err(RpError::InvalidIdToken(error.to_string()));
+        }
+    };
+    if let Some(expected) = claims.access_token_hash() {
+        let alg = id_token
+            .signing_alg()
+            .map_err(|e| RpError::InvalidIdToken(e.to_string()))?;
+        let key = id_token
+            .signing_key(&verifier)
+            .map_err(|e| RpError::InvalidIdToken(e.to_string()))?;
+        let actual = AccessTokenHash::from_token(tokens.access_token(), alg, key)
+            .map_err(|e| RpError::InvalidIdToken(e.to_string()))?;
+        if actual != *expected {
+            return Err(RpError::InvalidIdToken(
+                "at_hash does not match the access token".into(),
+            ));
+        }
+    }
+    let extra = claims.additional_claims();
+    let vot = extra.vot.clone().filter(|v| !v.is_empty()).ok_or(RpError::MissingVot)?;
+    let sub = claims.subject().as_str().to_string();
+    let userinfo = userinfo(state, provider, tokens.access_token(), &sub).await?;
+    tracing::info!(level = pending.level.as_str(), %vot, "signed in");
+    Ok(Session::new(
+        sub,
+        vot,
+        extra.vtm.clone(),
+        extra.sid.clone(),
+        id_token.to_string(),
+        userinfo,
+        now,
+    ))
+}
+
+/// `GET` userinfo with the Bearer token, read as a plain JSON object so that every claim (the One Login
+/// identity claims included) comes through as sent; its `sub` must be the ID token's (§5.3.2).
+async fn userinfo(
+    state: &AppState,
+    provider: &Provider,
+    token: &AccessToken,
+    sub: &str,
+) -> Result<Map<String, Value>, RpError> {
+    let Some(endpoint) = &provider.userinfo_endpoint else {
+        return Ok(Map::new());
+    };
+    let response = state
+        .http
+        .get(endpoint)
+        .bearer_auth(token.secret())
+        .header(header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| RpError::Userinfo(error_chain(&e)))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let challenge = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| format!(" ({v})"))
+            .unwrap_or_default();
+        return Err(RpError::Userinfo(format!("HTTP {status}{challenge}")));
+    }
+    let claims: Map<String, Value> = response
+        .json()
+        .await
+        .map_err(|e| RpError::Userinfo(format!("not a JSON object: {}", error_chain(&e))))?;
+    if claims.get("sub").and_then(Value::as_str) != Some(sub) {
+        return Err(RpError::Userinfo("sub differs from the ID token's".into()));
+    }
+    Ok(claims)
+}

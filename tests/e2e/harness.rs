@@ -1,0 +1,497 @@
+//! The federation under test: the real `hub`, `idp-stub` and `rp-example` binaries started as processes
+//! on free loopback ports with their own configuration files, keys and (optionally) a Redis key prefix.
+//!
+//! Also a small no-JavaScript HTTP user agent ([`Agent`]) that keeps cookies the way a browser does on
+//! 127.0.0.1 (one jar per host, `Secure` cookies kept on loopback), follows redirects and submits forms.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+/// Which session store the hub runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+/// The test relying service registered directly with the hub (the tests drive it by hand).
+pub const TEST_CLIENT: &str = "test-client";
+/// Its redirect URI: nothing listens there; tests read the redirect instead of following it.
+pub const TEST_REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A running federation; dropping it stops every process.
+pub struct Federation {
+    pub hub: String,
+    pub stub: String,
+    pub rp: String,
+    pub redis_prefix: Option<String>,
+    /// The key the test client signs its assertions with.
+    pub client_key: keys::SigningKey,
+    children: Vec<(String, Child)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Federation {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The directory holding the workspace's binaries (`target/debug`), next to this test's `deps/`.
+pub fn bin_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .ok_or_else(|| anyhow!("cannot locate target dir"))?;
+    Ok(dir.to_path_buf())
+}
+
+fn binary(name: &str) -> Result<PathBuf> {
+    let path = bin_dir()?.join(name);
+    if !path.exists() {
+        bail!(
+            "{} is missing: build the binaries first with `cargo build --workspace --bins` (scripts/test does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A random prefix so tests sharing one Redis never see each other's keys.
+pub fn random_prefix() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 8];
+    rand::rng().fill_bytes(&mut b);
+    format!("e2e:{}:", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+/// Redis for tests: `REDIS_URL` or the machine's 127.0.0.1:6379.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Options for starting a federation.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub store: StoreKind,
+    /// Extra `[[clients]]` TOML appended to the hub's client registry.
+    pub extra_clients: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            store: StoreKind::Memory,
+            extra_clients: String::new(),
+        }
+    }
+}
+
+impl Federation {
+    /// Starts the three binaries on free ports and waits until each answers `/healthz`.
+    pub async fn start(store: StoreKind) -> Result<Self> {
+        Self::start_with(Options {
+            store,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// Starts with options.
+    pub async fn start_with(options: Options) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let (hub_port, stub_port, rp_port) = (free_port()?, free_port()?, free_port()?);
+        let hub = format!("http://127.0.0.1:{hub_port}");
+        let stub = format!("http://127.0.0.1:{stub_port}");
+        let rp = format!("http://127.0.0.1:{rp_port}");
+        let client_key = keys::SigningKey::generate()?;
+        let public_pem = client_key.public_pem()?;
+        let p = |name: &str| dir.path().join(name);
+
+        std::fs::write(
+            p("idp-stub.toml"),
+            format!(
+                r#"base_url = "{stub}"
+keys_dir = "{keys}"
+[[providers]]
+id = "stub-a"
+name = "Stub Identity A"
+name_cy = "Darparwr Hunaniaeth A"
+[[providers]]
+id = "stub-b"
+name = "Stub Identity B"
+name_cy = "Darparwr Hunaniaeth B"
+[[clients]]
+client_id = "federation-hub"
+redirect_uris = ["{hub}/upstream/callback"]
+jwks_uri = "{hub}/upstream/jwks.json"
+"#,
+                keys = p("stub-keys").display()
+            ),
+        )?;
+        std::fs::write(
+            p("providers.toml"),
+            format!(
+                r#"[[providers]]
+id = "stub-a"
+name = "Stub Identity A"
+name_cy = "Darparwr Hunaniaeth A"
+issuer = "{stub}/stub-a"
+client_id = "federation-hub"
+levels = ["Cl", "Cl.Cm", "Cl.Cm.P1", "Cl.Cm.P2", "Cl.Cm.P3"]
+[[providers]]
+id = "stub-b"
+name = "Stub Identity B"
+name_cy = "Darparwr Hunaniaeth B"
+issuer = "{stub}/stub-b"
+client_id = "federation-hub"
+levels = ["Cl", "Cl.Cm", "Cl.Cm.P1", "Cl.Cm.P2"]
+"#
+            ),
+        )?;
+        std::fs::write(
+            p("clients.toml"),
+            format!(
+                r#"[[clients]]
+client_id = "rp-example"
+client_name = "Example service"
+redirect_uris = ["{rp}/callback"]
+post_logout_redirect_uris = ["{rp}/signed-out"]
+scopes = ["openid", "email", "phone"]
+levels = ["Cl.Cm", "Cl.Cm.P2"]
+jwks_uri = "{rp}/jwks.json"
+
+[[clients]]
+client_id = "{TEST_CLIENT}"
+client_name = "Test service"
+redirect_uris = ["{TEST_REDIRECT}"]
+post_logout_redirect_uris = ["http://127.0.0.1:9/signed-out"]
+scopes = ["openid", "email", "phone"]
+levels = ["Cl", "Cl.Cm", "Cl.Cm.P2"]
+public_key = """
+{public_pem}"""
+{extra}
+"#,
+                extra = options.extra_clients
+            ),
+        )?;
+        let redis_prefix = (options.store == StoreKind::Redis).then(random_prefix);
+        let mut hub_toml = format!(
+            "issuer = \"{hub}\"\nkeys_dir = \"{}\"\nclients_file = \"{}\"\nproviders_file = \"{}\"\n",
+            p("hub-keys").display(),
+            p("clients.toml").display(),
+            p("providers.toml").display()
+        );
+        if let Some(prefix) = &redis_prefix {
+            hub_toml.push_str(&format!(
+                "redis_url = \"{}\"\nredis_prefix = \"{prefix}\"\n",
+                redis_url()
+            ));
+        }
+        std::fs::write(p("hub.toml"), hub_toml)?;
+
+        let mut fed = Federation {
+            hub,
+            stub,
+            rp,
+            redis_prefix,
+            client_key,
+            children: Vec::new(),
+            _dir: dir,
+        };
+        let dir = fed._dir.path().to_path_buf();
+        fed.spawn(
+            "idp-stub",
+            &[
+                "--config",
+                &dir.join("idp-stub.toml").display().to_string(),
+                "--listen",
+                &format!("127.0.0.1:{stub_port}"),
+            ],
+        )?;
+        fed.spawn(
+            "hub",
+            &[
+                "--config",
+                &dir.join("hub.toml").display().to_string(),
+                "--listen",
+                &format!("127.0.0.1:{hub_port}"),
+            ],
+        )?;
+        fed.spawn(
+            "rp-example",
+            &[
+                "--listen",
+                &format!("127.0.0.1:{rp_port}"),
+                "--base-url",
+                &fed.rp.clone(),
+                "--issuer",
+                &fed.hub.clone(),
+                "--key-path",
+                &dir.join("rp.pem").display().to_string(),
+            ],
+        )?;
+        for base in [fed.stub.clone(), fed.hub.clone(), fed.rp.clone()] {
+            wait_healthy(&base).await?;
+        }
+        Ok(fed)
+    }
+
+    fn spawn(&mut self, name: &str, args: &[&str]) -> Result<()> {
+        let mut child = Command::new(binary(name)?)
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        // Drain stdout so the child never blocks on a full pipe.
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || for _ in BufReader::new(out).lines() {});
+        }
+        self.children.push((name.to_string(), child));
+        Ok(())
+    }
+
+    /// A client assertion for the test client (RFC 7523), with claims overridable.
+    pub fn assertion(&self, overrides: serde_json::Value) -> Result<String> {
+        assertion_with(&self.client_key, &self.hub, overrides)
+    }
+}
+
+/// A client assertion for `test-client` signed by `key`.
+pub fn assertion_with(key: &keys::SigningKey, hub: &str, overrides: serde_json::Value) -> Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let mut claims = serde_json::json!({
+        "iss": TEST_CLIENT, "sub": TEST_CLIENT, "aud": format!("{hub}/token"),
+        "jti": random_prefix(), "iat": now, "exp": now + 300,
+    });
+    if let (Some(map), Some(o)) = (claims.as_object_mut(), overrides.as_object()) {
+        for (k, v) in o {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(key.sign_jwt("JWT", claims.as_object().ok_or_else(|| anyhow!("claims"))?)?)
+}
+
+async fn wait_healthy(base: &str) -> Result<()> {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{base} did not become healthy in 10 s")
+}
+
+/// One response, as the agent saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub url: String,
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Seen {
+    /// The parsed HTML document.
+    pub fn html(&self) -> scraper::Html {
+        scraper::Html::parse_document(&self.body)
+    }
+
+    /// The text of the first element matching a CSS selector.
+    pub fn text_of(&self, selector: &str) -> Option<String> {
+        let sel = scraper::Selector::parse(selector).ok()?;
+        self.html()
+            .select(&sel)
+            .next()
+            .map(|e| e.text().collect::<String>().trim().to_string())
+    }
+
+    /// The query parameters of the redirect location.
+    pub fn location_params(&self) -> HashMap<String, String> {
+        self.location
+            .as_deref()
+            .and_then(|l| url::Url::parse(l).ok())
+            .map(|u| u.query_pairs().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A browser without JavaScript: a cookie jar for 127.0.0.1, manual redirects, form submission.
+pub struct Agent {
+    http: reqwest::Client,
+    jar: HashMap<String, String>,
+    /// Every URL visited, in order.
+    pub history: Vec<String>,
+}
+
+impl Agent {
+    pub fn new() -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()?;
+        Ok(Self {
+            http,
+            jar: HashMap::new(),
+            history: Vec::new(),
+        })
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let Ok(text) = value.to_str() else { continue };
+            let mut parts = text.split(';');
+            let Some((name, val)) = parts.next().and_then(|p| p.trim().split_once('=')) else {
+                continue;
+            };
+            let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            if expired || val.is_empty() {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_string(), val.to_string());
+            }
+        }
+    }
+
+    /// Whether the jar holds a cookie.
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.jar.contains_key(name)
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder, url: &str) -> Result<Seen> {
+        self.history.push(url.to_string());
+        let response = request
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .with_context(|| format!("requesting {url}"))?;
+        self.keep_cookies(&response);
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url::Url::parse(url).ok()?.join(l).ok())
+            .map(|u| u.to_string());
+        let body = response.text().await.unwrap_or_default();
+        Ok(Seen {
+            url: url.to_string(),
+            status,
+            location,
+            body,
+        })
+    }
+
+    /// One GET, no redirect followed.
+    pub async fn get(&mut self, url: &str) -> Result<Seen> {
+        let req = self.http.get(url);
+        self.send(req, url).await
+    }
+
+    /// One form POST, no redirect followed.
+    pub async fn post(&mut self, url: &str, form: &[(String, String)]) -> Result<Seen> {
+        let req = self.http.post(url).form(form);
+        self.send(req, url).await
+    }
+
+    /// Follows redirects from `seen` while they stay on loopback hosts that are listening, stopping at
+    /// the first non-redirect or at a redirect to `stop_at` (a URL prefix).
+    pub async fn follow(&mut self, mut seen: Seen, stop_at: Option<&str>) -> Result<Seen> {
+        for _ in 0..20 {
+            let Some(next) = seen.location.clone() else {
+                return Ok(seen);
+            };
+            if !(300..400).contains(&seen.status) || stop_at.is_some_and(|s| next.starts_with(s)) {
+                return Ok(seen);
+            }
+            seen = self.get(&next).await?;
+        }
+        bail!("too many redirects")
+    }
+
+    /// GET and follow redirects.
+    pub async fn visit(&mut self, url: &str, stop_at: Option<&str>) -> Result<Seen> {
+        let seen = self.get(url).await?;
+        self.follow(seen, stop_at).await
+    }
+
+    /// Submits the first form on the page containing the button `#button_id`, with the form's hidden
+    /// and checked inputs, overridden by `set`, then follows redirects.
+    pub async fn submit(
+        &mut self,
+        page: &Seen,
+        button_id: &str,
+        set: &[(&str, &str)],
+        stop_at: Option<&str>,
+    ) -> Result<Seen> {
+        let (action, method, mut fields) = {
+            let html = page.html();
+            let form_sel = scraper::Selector::parse("form").map_err(|e| anyhow!("{e:?}"))?;
+            let button_sel = scraper::Selector::parse(&format!("#{button_id}")).map_err(|e| anyhow!("{e:?}"))?;
+            let input_sel = scraper::Selector::parse("input").map_err(|e| anyhow!("{e:?}"))?;
+            let form = html
+                .select(&form_sel)
+                .find(|f| f.select(&button_sel).next().is_some())
+                .ok_or_else(|| anyhow!("no form with #{button_id} on {}:\n{}", page.url, page.body))?;
+            let action = form.value().attr("action").unwrap_or("").to_string();
+            let method = form.value().attr("method").unwrap_or("get").to_ascii_lowercase();
+            let mut fields: Vec<(String, String)> = Vec::new();
+            for input in form.select(&input_sel) {
+                let v = input.value();
+                let (Some(name), kind) = (v.attr("name"), v.attr("type").unwrap_or("text")) else {
+                    continue;
+                };
+                let value = v.attr("value").unwrap_or("").to_string();
+                match kind {
+                    "radio" | "checkbox" if v.attr("checked").is_none() => {}
+                    _ => fields.push((name.to_string(), value)),
+                }
+            }
+            (action, method, fields)
+        };
+        for (k, v) in set {
+            fields.retain(|(name, _)| name != k);
+            fields.push((k.to_string(), v.to_string()));
+        }
+        let target = url::Url::parse(&page.url)?.join(&action)?.to_string();
+        let seen = if method == "post" {
+            self.post(&target, &fields).await?
+        } else {
+            let mut url = url::Url::parse(&target)?;
+            url.query_pairs_mut().clear().extend_pairs(fields.iter());
+            self.get(url.as_ref()).await?
+        };
+        self.follow(seen, stop_at).await
+    }
+}
