@@ -4,3 +4,4 @@
 mod browser;
 mod flows;
 mod harness;
+mod independent;

@@ -1,0 +1,1 @@
+//! Placeholder: the independent-client test (written by a helper).
