@@ -125,12 +125,6 @@ impl Outcome {
                 "The requested level could not be reached",
                 None,
             ),
-            Outcome::Pending => e("access_denied", "The identity check is pending", Some("pending")),
-            Outcome::FraudSuspected => e(
-                "access_denied",
-                "The identity check found suspected fraud",
-                Some("fraud_suspected"),
-            ),
             Outcome::TemporarilyUnavailable => e(
                 "temporarily_unavailable",
                 "The identity provider is temporarily unavailable",

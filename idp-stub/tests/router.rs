@@ -575,8 +575,6 @@ async fn refusals_redirect_with_state_and_iss_and_forcing_overrides_the_page() {
         ("authentication-failed", "access_denied", None),
         ("cancel", "access_denied", None),
         ("unmet-requirements", "unmet_authentication_requirements", None),
-        ("pending", "access_denied", Some("pending")),
-        ("fraud-suspected", "access_denied", Some("fraud_suspected")),
         ("temporarily-unavailable", "temporarily_unavailable", None),
     ];
     for (outcome, error, identity_outcome) in cases {
@@ -595,6 +593,15 @@ async fn refusals_redirect_with_state_and_iss_and_forcing_overrides_the_page() {
             ("state-1", "http://stub.test/stub-a")
         );
         assert!(!params.contains_key("code"));
+    }
+
+    // Pending and fraud-suspected: the person signed in, so a code comes back; the ID token carries the
+    // credential level only and says why in identity_outcome.
+    for (outcome, why) in [("pending", "pending"), ("fraud-suspected", "fraud_suspected")] {
+        let tokens = app.code_flow("stub-a", &AuthRequest::default(), "alex-morgan", outcome).await;
+        let claims = keys::peek_claims(tokens["id_token"].as_str().unwrap()).unwrap();
+        assert_eq!(claims["identity_outcome"], json!(why), "{outcome}");
+        assert_eq!(claims["acr"], json!("Cl.Cm"), "{outcome}");
     }
 
     let set = app

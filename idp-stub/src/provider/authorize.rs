@@ -160,6 +160,9 @@ pub fn decide(outcome: Outcome, persona: &Persona, acr_values: &[String]) -> Dec
     }
     match outcome {
         Outcome::LevelNotReached => Decision::Code(level_below_asked(acr_values).min(persona.max_level)),
+        // The person signed in, but their identity check is not finished (or fraud is suspected): the
+        // ID token asserts the credential level only and says why in `identity_outcome`.
+        Outcome::Pending | Outcome::FraudSuspected => Decision::Code(Level::ClCm.min(persona.max_level)),
         _ => Decision::Code(choose_acr(acr_values, persona.max_level)),
     }
 }
@@ -431,9 +434,11 @@ mod tests {
             Decision::Code(Level::ClCm),
             "capped at the persona's maximum"
         );
-        let Decision::Refuse(e) = decide(Outcome::Pending, p2, &asked) else {
-            panic!("pending must refuse")
+        assert_eq!(decide(Outcome::Pending, p2, &asked), Decision::Code(Level::ClCm), "credential level only");
+        assert_eq!(decide(Outcome::FraudSuspected, p2, &asked), Decision::Code(Level::ClCm));
+        let Decision::Refuse(e) = decide(Outcome::Cancel, p2, &asked) else {
+            panic!("cancel must refuse")
         };
-        assert_eq!((e.error, e.identity_outcome), ("access_denied", Some("pending")));
+        assert_eq!((e.error, e.identity_outcome), ("access_denied", None));
     }
 }

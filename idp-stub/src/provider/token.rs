@@ -57,6 +57,15 @@ pub fn id_token_claims(provider: &Provider, code: &IssuedCode, now: u64) -> Map<
     claims.insert("auth_time".into(), json!(code.auth_time));
     claims.insert("nonce".into(), json!(code.nonce));
     claims.insert("acr".into(), json!(code.acr.as_str()));
+    match code.outcome {
+        Outcome::Pending => {
+            claims.insert("identity_outcome".into(), json!("pending"));
+        }
+        Outcome::FraudSuspected => {
+            claims.insert("identity_outcome".into(), json!("fraud_suspected"));
+        }
+        _ => {}
+    }
     claims.extend(code.persona.standard_claims(&code.scopes));
     claims
 }
