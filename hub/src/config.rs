@@ -31,6 +31,13 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Lifetime of an ID token, seconds.
     pub id_token_ttl_secs: u64,
+    /// Idle lifetime of a hub single sign-on session, seconds.
+    pub session_idle_secs: u64,
+    /// Absolute lifetime of a hub single sign-on session, seconds.
+    pub session_absolute_secs: u64,
+    /// The issuer of identity credentials (`coreIdentityJWT`) and host of their DID document; the hub's
+    /// own issuer when absent. One Login uses a separate host (`https://identity.account.gov.uk/`).
+    pub identity_issuer: Option<String>,
     /// Timeout of each HTTP call to a provider or a client's `jwks_uri`, seconds.
     pub http_timeout_secs: u64,
 }
@@ -50,6 +57,9 @@ impl Default for Config {
             access_token_ttl_secs: 180,
             id_token_ttl_secs: 120,
             http_timeout_secs: 5,
+            session_idle_secs: 3600,
+            session_absolute_secs: 8 * 3600,
+            identity_issuer: None,
         }
     }
 }
@@ -88,6 +98,11 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The issuer of identity credentials.
+    pub fn identity_issuer(&self) -> &str {
+        self.identity_issuer.as_deref().unwrap_or(&self.issuer)
     }
 
     /// A URL under the issuer.

@@ -7,12 +7,14 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod journey;
 pub mod jwks_cache;
 pub mod pairwise;
 pub mod provider;
 pub mod registry;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod upstream;
@@ -26,7 +28,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use provider::{authorize, discovery, health, jwks, logout, token, trustmark, userinfo};
+use provider::{authorize, did, discovery, health, jwks, logout, token, trustmark, userinfo};
 use std::future::Future;
 
 /// Every route of the hub. A URL's path names the module that serves it.
@@ -34,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery::get))
         .route("/.well-known/jwks.json", get(jwks::get))
+        .route("/.well-known/did.json", get(did::get))
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/token", post(token::post))
         .route("/userinfo", get(userinfo::handle).post(userinfo::handle))
@@ -47,6 +50,7 @@ pub fn router(state: AppState) -> Router {
             "/choose-provider",
             get(web::choose_provider::get).post(web::choose_provider::post),
         )
+        .route("/consent", get(web::consent::get).post(web::consent::post))
         .route("/cancel", post(web::choose_provider::cancel))
         .route("/cancel-link", get(web::choose_provider::cancel))
         .fallback(web::not_found)

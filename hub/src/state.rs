@@ -20,6 +20,8 @@ pub struct HubKeys {
     pub signing: SigningKey,
     /// Signs the hub's client assertions to providers (published at `/upstream/jwks.json`).
     pub upstream: SigningKey,
+    /// Signs identity credentials (`coreIdentityJWT`); published in the DID document.
+    pub identity: SigningKey,
     /// The secret behind pairwise subjects; never leaves the hub.
     pub pairwise_secret: Vec<u8>,
 }
@@ -29,6 +31,7 @@ impl HubKeys {
     pub fn load_or_generate(dir: &Path) -> anyhow::Result<Self> {
         let signing = SigningKey::load_or_generate(&dir.join("hub-signing.pem"))?;
         let upstream = SigningKey::load_or_generate(&dir.join("hub-upstream.pem"))?;
+        let identity = SigningKey::load_or_generate(&dir.join("hub-identity.pem"))?;
         let secret_path = dir.join("pairwise.secret");
         if !secret_path.exists() {
             let secret = crate::ids::random_token();
@@ -46,6 +49,7 @@ impl HubKeys {
         Ok(Self {
             signing,
             upstream,
+            identity,
             pairwise_secret,
         })
     }

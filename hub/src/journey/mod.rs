@@ -2,6 +2,7 @@
 //! CodeIssued → Redeemed`, plus `Failed`, `Cancelled`, `TimedOut`. An illegal transition is an error, never
 //! a panic. Journeys live in the store under `journey:{id}` with a TTL kept across updates.
 
+pub mod complete;
 pub mod load;
 
 use crate::{error::ReturnTo, vtr::Vector};
@@ -38,6 +39,7 @@ impl Status {
                 | (ProviderChosen, ProviderChosen)
                 | (ProviderChosen, Started)
                 | (ProviderChosen, Authenticated)
+                | (Started, Authenticated)
                 | (Authenticated, CodeIssued)
                 | (CodeIssued, Redeemed)
                 | (Started | ProviderChosen | Authenticated, Failed | Cancelled | TimedOut)
@@ -93,6 +95,40 @@ pub struct Journey {
     pub notice: Option<String>,
     /// The opaque `sid` of this journey, given in the ID token.
     pub sid: String,
+    /// The person as a provider (or the hub session) authenticated them, held until the code is issued.
+    #[serde(default)]
+    pub person: Option<Person>,
+    /// The wanted vector the person met.
+    #[serde(default)]
+    pub met: Option<Vector>,
+    /// An authentication below the wanted level, kept so a service that asked for `returnCode` can be
+    /// told why identity proving failed if the person returns to it.
+    #[serde(default)]
+    pub partial: Option<Person>,
+}
+
+/// A person as authenticated by a provider: who (the provider's subject, never given to services), at what
+/// level, and the claims it supplied. Held only for the journey (and the hub session).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Person {
+    pub provider_id: String,
+    pub provider_issuer: String,
+    pub provider_sub: String,
+    pub vector: Vector,
+    pub auth_time: i64,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The provider's `identity_outcome` (`pending`, `fraud_suspected`), when identity was not proven.
+    #[serde(default)]
+    pub identity_outcome: Option<String>,
+}
+
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Person")
+            .field("provider_id", &self.provider_id)
+            .field("vector", &self.vector)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Journey {
@@ -106,6 +142,9 @@ impl Journey {
             failed_providers: Vec::new(),
             notice: None,
             sid: crate::ids::random_token(),
+            person: None,
+            met: None,
+            partial: None,
         }
     }
 
@@ -143,7 +182,6 @@ mod tests {
             (Authenticated, TimedOut),
         ];
         let refused = [
-            (Started, Authenticated),
             (Started, CodeIssued),
             (CodeIssued, CodeIssued),
             (Redeemed, Redeemed),

@@ -254,7 +254,11 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
 }
 
 /// `GET /authorize`.
-pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, HubError> {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, HubError> {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY {
         return Err(Page::new(StatusCode::URI_TOO_LONG, "The link you followed is too long")
@@ -270,40 +274,95 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
         .para("The request could not be read.")
         .code("invalid_request")
     })?;
-    start(state, params).await
+    start(state, headers, params).await
 }
 
 /// `POST /authorize` (form-encoded, OIDC Core §3.1.2.1).
-pub async fn post(State(state): State<AppState>, Form(params): Form<Params>) -> Result<Response, HubError> {
-    start(state, params).await
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Result<Response, HubError> {
+    start(state, headers, params).await
 }
 
-async fn start(state: AppState, params: Params) -> Result<Response, HubError> {
+/// Whether a hub session can serve this request without a provider (single sign-on): not `prompt=login`,
+/// authenticated within `max_age`, at a level that meets a wanted vector.
+pub fn sso_vector(
+    request: &AuthRequest,
+    session_vector: &crate::vtr::Vector,
+    auth_time: i64,
+    now: i64,
+) -> Option<crate::vtr::Vector> {
+    if request
+        .prompt
+        .as_deref()
+        .is_some_and(|p| p.split(' ').any(|v| v == "login"))
+    {
+        return None;
+    }
+    if request.max_age.is_some_and(|max_age| now - auth_time > max_age) {
+        return None;
+    }
+    crate::vtr::met(session_vector, &request.vtr).copied()
+}
+
+async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Response, HubError> {
     let issuer = &state.config.issuer;
     let request = validate(&params, &state.clients).map_err(|r| r.into_error(issuer))?;
-    if request.prompt.as_deref() == Some("none") {
-        // No single sign-on session can meet the request without showing a page.
-        return Err(Refusal::Redirect(
-            request.return_to,
-            ErrorCode::LoginRequired,
-            "no session at the hub".into(),
-        )
-        .into_error(issuer));
-    }
-    let return_to = request.return_to.clone();
-    let id = crate::ids::JourneyId::generate();
-    let journey = Journey::new(request, state.now());
-    let ttl = Duration::from_secs(state.config.journey_ttl_secs);
-    if let Err(e) = state.store.put_json(&Journey::key(id.as_str()), &journey, ttl).await {
-        tracing::warn!(error = %e, "could not start a journey");
-        return Err(Refusal::Redirect(
-            return_to,
+    let unavailable = |to: ReturnTo| {
+        Refusal::Redirect(
+            to,
             ErrorCode::TemporarilyUnavailable,
             "the hub cannot start a sign-in now; try again later".into(),
         )
-        .into_error(issuer));
+        .into_error(issuer)
+    };
+    let session = match crate::session::current(&state, &headers).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::warn!(error = %e, "session store unavailable");
+            return Err(unavailable(request.return_to));
+        }
+    };
+    let now = state.now();
+    let sso = session
+        .and_then(|(_, s)| sso_vector(&request, &s.person.vector, s.person.auth_time, now).map(|met| (s.person, met)));
+    let return_to = request.return_to.clone();
+    let journey = Journey::new(request, now);
+    if journey.request.prompt.as_deref() == Some("none") {
+        match &sso {
+            None => {
+                return Err(Refusal::Redirect(
+                    return_to,
+                    ErrorCode::LoginRequired,
+                    "no session at the hub meets the request".into(),
+                )
+                .into_error(issuer))
+            }
+            Some((person, met))
+                if !crate::journey::complete::identity_claim_names(&state, &journey, person, met).is_empty() =>
+            {
+                return Err(Refusal::Redirect(
+                    return_to,
+                    ErrorCode::ConsentRequired,
+                    "the person must consent to share identity claims".into(),
+                )
+                .into_error(issuer))
+            }
+            Some(_) => {}
+        }
     }
-    let mut response = crate::web::found("/choose-provider");
+    let id = crate::ids::JourneyId::generate();
+    let ttl = Duration::from_secs(state.config.journey_ttl_secs);
+    if let Err(e) = state.store.put_json(&Journey::key(id.as_str()), &journey, ttl).await {
+        tracing::warn!(error = %e, "could not start a journey");
+        return Err(unavailable(return_to));
+    }
+    let mut response = match sso {
+        Some((person, met)) => crate::journey::complete::proceed(&state, id.as_str(), journey, person, met).await?,
+        None => crate::web::found("/choose-provider"),
+    };
     set_journey_cookie(response.headers_mut(), id.as_str());
     Ok(response)
 }

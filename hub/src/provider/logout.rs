@@ -7,7 +7,7 @@
 use crate::{error::HubError, provider::authorize::JOURNEY_COOKIE, state::AppState, web::Page};
 use axum::{
     extract::{RawQuery, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -55,7 +55,11 @@ pub fn destination(state: &AppState, params: &Params) -> Option<String> {
 }
 
 /// `GET /logout`.
-pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, HubError> {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, HubError> {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY {
         return Err(Page::new(StatusCode::URI_TOO_LONG, "The link you followed is too long")
@@ -73,6 +77,13 @@ pub async fn get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Re
         "{JOURNEY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
     )) {
         response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    match crate::session::end(&state, &headers).await {
+        Ok(clear) => crate::session::set_cookie(response.headers_mut(), clear),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not end the hub session");
+            return Err(Page::unavailable().into());
+        }
     }
     Ok(response)
 }

@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod did;
 pub mod discovery;
 pub mod health;
 pub mod jwks;

@@ -12,17 +12,11 @@ use super::{
 };
 use crate::{
     error::HubError,
-    ids::{constant_time_eq, AuthCode},
-    journey::{load, Journey, Status},
-    pairwise::pairwise_sub,
-    provider::{
-        authorize::journey_id,
-        token::{code_key, CodeGrant},
-    },
+    ids::constant_time_eq,
+    journey::{complete, load, Journey, Person, Status},
+    provider::authorize::journey_id,
     registry::Provider,
     state::AppState,
-    store::StoreExt as _,
-    vtr,
     web::Page,
 };
 use axum::{
@@ -32,7 +26,6 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::time::Duration;
 
 /// The authorization response from a provider.
 #[derive(Debug, Default, Deserialize)]
@@ -105,7 +98,7 @@ pub async fn get(
     if !constant_time_eq(&cookie_id, &id) {
         return Err(bad_callback("state belongs to another browser's journey"));
     }
-    let mut journey = load::load(&state, &id).await?;
+    let journey = load::load(&state, &id).await?;
     let attempt = journey
         .upstream
         .clone()
@@ -145,17 +138,34 @@ pub async fn get(
         Ok(identity) => identity,
         Err(e) => return fail_provider(&state, &id, journey, provider, &e.to_string()).await,
     };
-    let Some(met) = vtr::met(&identity.vector, &journey.request.vtr).copied() else {
-        journey.go(Status::Started).map_err(|_| Page::session_expired())?;
-        journey.notice = Some(format!(
-            "{} could not confirm your identity to the level this service needs. You can choose another way.",
-            provider.name
-        ));
-        load::save(&state, &id, &journey).await?;
-        return Ok(crate::web::found("/choose-provider"));
+    let identity_outcome = identity
+        .claims
+        .get("identity_outcome")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let person = Person {
+        provider_id: provider.id.clone(),
+        provider_issuer: provider.issuer.clone(),
+        provider_sub: identity.sub,
+        vector: identity.vector,
+        auth_time: identity.auth_time.unwrap_or_else(|| state.now()),
+        claims: identity.claims,
+        identity_outcome,
     };
-    journey.go(Status::Authenticated).map_err(|_| Page::session_expired())?;
-    issue_code(&state, &id, journey, provider, &identity, met).await
+    let mut response = complete::after_provider(&state, &headers, &id, journey, person).await?;
+    remember_provider(response.headers_mut(), &provider.id);
+    Ok(response)
+}
+
+/// Remembers the provider chosen (only its id) to offer it first next time.
+fn remember_provider(headers: &mut axum::http::HeaderMap, provider_id: &str) {
+    let cookie = format!(
+        "{}={provider_id}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000",
+        crate::web::choose_provider::LAST_PROVIDER_COOKIE
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        headers.append(axum::http::header::SET_COOKIE, v);
+    }
 }
 
 /// Exchanges the code, verifies the ID token and fetches userinfo.
@@ -216,68 +226,6 @@ pub fn released_claims(scopes: &[String], provider_claims: &Map<String, Value>) 
         copy(&["phone_number", "phone_number_verified"]);
     }
     out
-}
-
-async fn issue_code(
-    state: &AppState,
-    id: &str,
-    mut journey: Journey,
-    provider: &Provider,
-    identity: &ProviderIdentity,
-    met: vtr::Vector,
-) -> Result<Response, HubError> {
-    let client = state
-        .clients
-        .get(&journey.request.client_id)
-        .ok_or_else(Page::session_expired)?;
-    let now = state.now();
-    let sub = pairwise_sub(
-        &state.keys.pairwise_secret,
-        &state.config.sub_prefix,
-        &client.sector,
-        &provider.issuer,
-        &identity.sub,
-    );
-    let request = &journey.request;
-    let grant = CodeGrant {
-        client_id: client.client_id.clone(),
-        redirect_uri: request.return_to.redirect_uri.clone(),
-        code_challenge: request.code_challenge.clone(),
-        nonce: request.nonce.clone(),
-        sub,
-        vot: met.credential_vot().to_string(),
-        auth_time: identity.auth_time.unwrap_or(now),
-        sid: journey.sid.clone(),
-        userinfo: released_claims(&request.scopes, &identity.claims),
-    };
-    let code = AuthCode::generate();
-    let stored = state
-        .store
-        .put_json(
-            &code_key(code.as_str()),
-            &grant,
-            Duration::from_secs(state.config.code_ttl_secs),
-        )
-        .await;
-    if let Err(e) = stored {
-        tracing::warn!(error = %e, "store unavailable; no code issued");
-        return Err(Page::unavailable().into());
-    }
-    journey.go(Status::CodeIssued).map_err(|_| Page::session_expired())?;
-    load::save(state, id, &journey).await?;
-    tracing::info!(client_id = %client.client_id, provider = %provider.id, vot = %grant.vot, "code issued");
-    let mut response = journey
-        .request
-        .return_to
-        .redirect(&state.config.issuer, &[("code", code.as_str())]);
-    if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
-        "{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000",
-        crate::web::choose_provider::LAST_PROVIDER_COOKIE,
-        provider.id
-    )) {
-        response.headers_mut().append(axum::http::header::SET_COOKIE, v);
-    }
-    Ok(response)
 }
 
 /// The provider failed or answered wrongly: mark it, back to `Started`, and show a way on.

@@ -3,7 +3,7 @@
 
 use super::{render, ChooseProvider, Page, ProviderOption};
 use crate::{
-    error::{ErrorCode, HubError},
+    error::HubError,
     journey::{load, Status},
     provider::authorize::cookie,
     state::AppState,
@@ -26,6 +26,7 @@ pub fn options(
     wanted: &[crate::vtr::Vector],
     failed: &[String],
     last: Option<&str>,
+    welsh: bool,
 ) -> Vec<ProviderOption> {
     let mut list: Vec<ProviderOption> = state
         .providers
@@ -33,7 +34,7 @@ pub fn options(
         .filter(|p| p.can_reach(wanted))
         .map(|p| ProviderOption {
             id: p.id.clone(),
-            name: p.name.clone(),
+            name: if welsh { p.name_cy.clone() } else { p.name.clone() },
             unavailable: p.temporarily_unavailable,
             failed: failed.contains(&p.id),
             checked: false,
@@ -47,6 +48,16 @@ pub fn options(
     list
 }
 
+/// Whether the person asked for Welsh (`ui_locales` starting with `cy`, OIDC Core §3.1.2.1).
+fn welsh(journey: &crate::journey::Journey) -> bool {
+    journey
+        .request
+        .ui_locales
+        .as_deref()
+        .and_then(|l| l.split(' ').next())
+        .is_some_and(|l| l.starts_with("cy"))
+}
+
 fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey, error: Option<String>) -> Response {
     let service_name = state
         .clients
@@ -54,7 +65,13 @@ fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey
         .map(|c| c.client_name.clone())
         .unwrap_or_default();
     let last = cookie(headers, LAST_PROVIDER_COOKIE);
-    let providers = options(state, &journey.request.vtr, &journey.failed_providers, last.as_deref());
+    let providers = options(
+        state,
+        &journey.request.vtr,
+        &journey.failed_providers,
+        last.as_deref(),
+        welsh(journey),
+    );
     let hint = if journey.request.vtr.iter().any(|v| v.asks_identity()) {
         "This service needs to confirm your identity. Choose a certified company to prove who you are.".to_string()
     } else {
@@ -83,7 +100,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     if !matches!(journey.status, Status::Started | Status::ProviderChosen) {
         return Err(Page::session_expired().into());
     }
-    if options(&state, &journey.request.vtr, &[], None).is_empty() {
+    if options(&state, &journey.request.vtr, &[], None, false).is_empty() {
         return Err(
             Page::new(StatusCode::OK, "You cannot sign in to this service at the moment")
                 .para("None of the certified companies can confirm your identity to the level this service needs.")
@@ -108,7 +125,7 @@ pub async fn post(
     Form(choice): Form<Choice>,
 ) -> Result<Response, HubError> {
     let (id, journey) = load::current(&state, &headers).await?;
-    let allowed = options(&state, &journey.request.vtr, &[], None);
+    let allowed = options(&state, &journey.request.vtr, &[], None, false);
     let chosen = choice
         .provider
         .as_deref()
@@ -125,16 +142,8 @@ pub async fn post(
 }
 
 /// `POST /cancel` (and `GET /cancel-link` from pages with only a link): the person goes back to the
-/// service, which receives `access_denied`.
+/// service, which receives `access_denied` (or a `returnCode`, INTERFACE.md §5).
 pub async fn cancel(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HubError> {
-    let (id, mut journey) = load::current(&state, &headers).await?;
-    journey.go(Status::Cancelled).map_err(|_| Page::session_expired())?;
-    load::save(&state, &id, &journey).await?;
-    let to = journey.request.return_to.clone();
-    Err(HubError::Redirect {
-        to,
-        issuer: state.config.issuer.clone(),
-        code: ErrorCode::AccessDenied,
-        description: "the person returned to the service without signing in".into(),
-    })
+    let (id, journey) = load::current(&state, &headers).await?;
+    crate::journey::complete::return_to_service(&state, &id, journey).await
 }

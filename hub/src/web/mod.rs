@@ -2,6 +2,7 @@
 //! Templates extend the shared `govuk/layout.html`; pages work without JavaScript.
 
 pub mod choose_provider;
+pub mod consent;
 
 use askama::Template;
 use axum::{

@@ -1,0 +1,258 @@
+//! Identity claims (INTERFACE.md §5): the `coreIdentityJWT` verifiable credential signed by the identity
+//! issuer's key (listed in its DID document), and the address, passport and driving permit claims in
+//! One Login's vocabulary, built from what the provider supplied.
+//!
+//! Pure functions of the provider's claims and `now`; nothing here is stored.
+
+use crate::vtr::Vector;
+use serde_json::{json, Map, Value};
+
+/// The coreIdentityJWT claim name.
+pub const CORE_IDENTITY: &str = "https://vocab.account.gov.uk/v1/coreIdentityJWT";
+/// The address claim name.
+pub const ADDRESS: &str = "https://vocab.account.gov.uk/v1/address";
+/// The passport claim name.
+pub const PASSPORT: &str = "https://vocab.account.gov.uk/v1/passport";
+/// The driving permit claim name.
+pub const DRIVING_PERMIT: &str = "https://vocab.account.gov.uk/v1/drivingPermit";
+/// The return code claim name.
+pub const RETURN_CODE: &str = "https://vocab.account.gov.uk/v1/returnCode";
+/// Lifetime of a coreIdentityJWT, seconds.
+pub const CORE_IDENTITY_TTL: i64 = 1800;
+
+/// The `did:web` identifier of a base URL (W3C did:web §3.2): the host, with `%3A` before a port.
+pub fn did_web(base_url: &str) -> String {
+    match url::Url::parse(base_url) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or_default();
+            let path: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+            let mut did = match url.port() {
+                Some(port) => format!("did:web:{host}%3A{port}"),
+                None => format!("did:web:{host}"),
+            };
+            for segment in path {
+                did.push(':');
+                did.push_str(segment);
+            }
+            did
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The DID document of the identity issuer: the keys that sign identity credentials.
+pub fn did_document(identity_issuer: &str, keys: &[&keys::SigningKey]) -> Value {
+    let did = did_web(identity_issuer);
+    let methods: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"id": format!("{did}#{}", k.kid()), "type": "JsonWebKey", "controller": did, "publicKeyJwk": k.public_jwk()}))
+        .collect();
+    json!({
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/jwk/v1"],
+        "id": did,
+        "assertionMethod": methods,
+    })
+}
+
+fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The `credentialSubject` of a core identity: name parts and birth date from the provider's standard
+/// claims (`given_name`, `family_name`, `birthdate`). `None` when the provider did not supply them.
+pub fn credential_subject(provider_claims: &Map<String, Value>) -> Option<Value> {
+    let given = text(provider_claims, "given_name")?;
+    let family = text(provider_claims, "family_name")?;
+    let birthdate = text(provider_claims, "birthdate")?;
+    let mut parts: Vec<Value> = given
+        .split_whitespace()
+        .map(|g| json!({"type": "GivenName", "value": g}))
+        .collect();
+    parts.push(json!({"type": "FamilyName", "value": family}));
+    Some(json!({"name": [{"nameParts": parts}], "birthDate": [{"value": birthdate}]}))
+}
+
+/// The claims of a coreIdentityJWT for one service.
+#[derive(Debug, Clone)]
+pub struct CoreIdentityFor<'a> {
+    pub identity_issuer: &'a str,
+    pub sub: &'a str,
+    pub client_id: &'a str,
+    pub vector: Vector,
+    pub vtm: &'a str,
+    pub now: i64,
+}
+
+/// The coreIdentityJWT claims, or `None` without a name and birth date.
+pub fn core_identity_claims(
+    for_: &CoreIdentityFor<'_>,
+    provider_claims: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
+    let subject = credential_subject(provider_claims)?;
+    let claims = json!({
+        "iss": for_.identity_issuer,
+        "sub": for_.sub,
+        "aud": for_.client_id,
+        "nbf": for_.now,
+        "iat": for_.now,
+        "exp": for_.now + CORE_IDENTITY_TTL,
+        "vot": for_.vector.identity_vot().unwrap_or("P0"),
+        "vtm": for_.vtm,
+        "vc": {
+            "type": ["VerifiableCredential", "VerifiableIdentityCredential"],
+            "credentialSubject": subject,
+        },
+    });
+    claims.as_object().cloned()
+}
+
+/// The address in One Login's form: the provider's own vocabulary claim, else mapped from the OIDC
+/// `address` claim (OIDC Core §5.1.1).
+pub fn address(provider_claims: &Map<String, Value>) -> Option<Value> {
+    if let Some(v) = provider_claims.get(ADDRESS).filter(|v| v.is_array()) {
+        return Some(v.clone());
+    }
+    let a = provider_claims.get("address")?.as_object()?;
+    let field = |n: &str| a.get(n).and_then(Value::as_str).map(str::to_string);
+    let mut out = Map::new();
+    for (from, to) in [
+        ("street_address", "streetName"),
+        ("locality", "addressLocality"),
+        ("postal_code", "postalCode"),
+        ("country", "addressCountry"),
+    ] {
+        if let Some(v) = field(from) {
+            out.insert(to.into(), Value::String(v));
+        }
+    }
+    (!out.is_empty()).then(|| json!([out]))
+}
+
+/// The identity claims to release: those asked for (already limited to the client's registration), that
+/// the provider is registered to supply, and that it did supply. The coreIdentityJWT is signed by `sign`.
+pub fn identity_claims(
+    asked: &[String],
+    provider_supplies: &[String],
+    provider_claims: &Map<String, Value>,
+    for_: &CoreIdentityFor<'_>,
+    sign: impl Fn(&Map<String, Value>) -> Option<String>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let wanted = |name: &str| asked.iter().any(|a| a == name) && provider_supplies.iter().any(|p| p == name);
+    if wanted(CORE_IDENTITY) {
+        if let Some(jwt) = core_identity_claims(for_, provider_claims).and_then(|c| sign(&c)) {
+            out.insert(CORE_IDENTITY.into(), Value::String(jwt));
+        }
+    }
+    if wanted(ADDRESS) {
+        if let Some(a) = address(provider_claims) {
+            out.insert(ADDRESS.into(), a);
+        }
+    }
+    for name in [PASSPORT, DRIVING_PERMIT] {
+        if wanted(name) {
+            if let Some(v) = provider_claims.get(name).filter(|v| v.is_array()) {
+                out.insert(name.into(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Human descriptions of identity claims, for the consent page.
+pub fn describe(claim: &str) -> Option<&'static str> {
+    match claim {
+        CORE_IDENTITY => Some("your name and date of birth"),
+        ADDRESS => Some("your address"),
+        PASSPORT => Some("your passport details"),
+        DRIVING_PERMIT => Some("your driving licence details"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_web_table() {
+        let cases = [
+            ("https://identity.account.gov.uk/", "did:web:identity.account.gov.uk"),
+            ("https://identity.account.gov.uk", "did:web:identity.account.gov.uk"),
+            ("http://127.0.0.1:8080", "did:web:127.0.0.1%3A8080"),
+            (
+                "https://example.gov.uk/hub/identity",
+                "did:web:example.gov.uk:hub:identity",
+            ),
+        ];
+        for (url, want) in cases {
+            assert_eq!(did_web(url), want, "{url}");
+        }
+    }
+
+    fn person() -> Map<String, Value> {
+        serde_json::from_value(json!({
+            "given_name": "Mary Anne", "family_name": "Watson", "birthdate": "1985-02-08",
+            "address": {"street_address": "10 High Street", "locality": "Bath", "postal_code": "BA1 1AA", "country": "GB"},
+            PASSPORT: [{"documentNumber": "123456789", "expiryDate": "2030-01-01", "icaoIssuerCode": "GBR"}],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn core_identity_has_the_one_login_shape() {
+        let for_ = CoreIdentityFor {
+            identity_issuer: "https://hub",
+            sub: "urn:x",
+            client_id: "c",
+            vector: Vector::parse("Cl.Cm.P2").unwrap(),
+            vtm: "https://hub/trustmark",
+            now: 1000,
+        };
+        let c = core_identity_claims(&for_, &person()).unwrap();
+        assert_eq!(c["vot"], "P2");
+        assert_eq!(c["exp"], 2800);
+        let subject = &c["vc"]["credentialSubject"];
+        assert_eq!(subject["birthDate"][0]["value"], "1985-02-08");
+        let parts = subject["name"][0]["nameParts"].as_array().unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[2], json!({"type": "FamilyName", "value": "Watson"}));
+        let mut no_birthdate = person();
+        no_birthdate.remove("birthdate");
+        assert!(core_identity_claims(&for_, &no_birthdate).is_none());
+    }
+
+    #[test]
+    fn only_asked_registered_and_supplied_claims_are_released() {
+        let for_ = CoreIdentityFor {
+            identity_issuer: "https://hub",
+            sub: "s",
+            client_id: "c",
+            vector: Vector::parse("Cl.Cm.P2").unwrap(),
+            vtm: "v",
+            now: 0,
+        };
+        let all = [CORE_IDENTITY, ADDRESS, PASSPORT, DRIVING_PERMIT]
+            .map(String::from)
+            .to_vec();
+        let got = identity_claims(&all, &all, &person(), &for_, |_| Some("jwt".into()));
+        assert_eq!(
+            got.keys().cloned().collect::<Vec<_>>(),
+            vec![CORE_IDENTITY.to_string(), ADDRESS.into(), PASSPORT.into()]
+        );
+        assert_eq!(got[ADDRESS][0]["addressLocality"], "Bath");
+        let not_supplied = identity_claims(&all, &[ADDRESS.to_string()], &person(), &for_, |_| Some("jwt".into()));
+        assert_eq!(
+            not_supplied.keys().cloned().collect::<Vec<_>>(),
+            vec![ADDRESS.to_string()]
+        );
+        let not_asked = identity_claims(&[], &all, &person(), &for_, |_| Some("jwt".into()));
+        assert!(not_asked.is_empty());
+    }
+}
