@@ -21,6 +21,10 @@ pub struct Config {
     pub service_name: String,
     /// Scopes asked for at sign-in; must contain `openid`.
     pub scopes: Vec<String>,
+    /// The issuer of identity credentials (`iss` of the coreIdentityJWT; its DID document is at
+    /// `{identity_issuer}/.well-known/did.json`). `None`: the hub's issuer, as the hub's own default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_issuer: Option<String>,
 }
 
 impl Default for Config {
@@ -32,6 +36,7 @@ impl Default for Config {
             key_path: PathBuf::from(".dev-keys/rp-example.pem"),
             service_name: "Example service".into(),
             scopes: vec!["openid".into(), "email".into()],
+            identity_issuer: None,
         }
     }
 }
@@ -48,6 +53,10 @@ impl Config {
             anyhow::bail!("base_url {:?} must not end with a slash", self.base_url);
         }
         url::Url::parse(&self.issuer).map_err(|e| anyhow::anyhow!("issuer {:?} is not a URL: {e}", self.issuer))?;
+        if let Some(identity_issuer) = &self.identity_issuer {
+            url::Url::parse(identity_issuer)
+                .map_err(|e| anyhow::anyhow!("identity_issuer {identity_issuer:?} is not a URL: {e}"))?;
+        }
         if self.client_id.is_empty() {
             anyhow::bail!("client_id must not be empty");
         }
@@ -55,6 +64,11 @@ impl Config {
             anyhow::bail!("scopes must contain \"openid\"");
         }
         Ok(())
+    }
+
+    /// The identity issuer: [`Config::identity_issuer`] when set, else the hub's issuer.
+    pub fn identity_issuer(&self) -> &str {
+        self.identity_issuer.as_deref().unwrap_or(&self.issuer)
     }
 
     /// The redirect URI registered at the hub.
@@ -87,5 +101,21 @@ mod tests {
             ..Config::default()
         };
         assert!(slash.validate().is_err());
+    }
+
+    #[test]
+    fn the_identity_issuer_defaults_to_the_hub() {
+        let config = Config::default();
+        assert_eq!(config.identity_issuer(), "http://127.0.0.1:8080");
+        let config = Config {
+            identity_issuer: Some("https://identity.example.gov.uk/".into()),
+            ..Config::default()
+        };
+        assert_eq!(config.identity_issuer(), "https://identity.example.gov.uk/");
+        let bad = Config {
+            identity_issuer: Some("nope".into()),
+            ..Config::default()
+        };
+        assert!(bad.validate().is_err());
     }
 }

@@ -45,6 +45,12 @@ pub enum RpError {
     /// The userinfo request failed or its answer was refused.
     #[error("userinfo failed: {0}")]
     Userinfo(String),
+    /// The identity credential (coreIdentityJWT) failed validation, or is below the level asked for.
+    #[error("identity credential refused: {0}")]
+    InvalidCoreIdentity(String),
+    /// An identity journey ended with neither an identity credential nor a return code.
+    #[error("an identity check was asked for, but userinfo has neither a coreIdentityJWT nor a returnCode")]
+    MissingCoreIdentity,
     /// Our own fault (signing, rendering).
     #[error("internal error: {0}")]
     Internal(String),
@@ -65,6 +71,8 @@ impl RpError {
             Self::InvalidIdToken(_) => "invalid_id_token",
             Self::MissingVot => "missing_vot",
             Self::Userinfo(_) => "userinfo_failed",
+            Self::InvalidCoreIdentity(_) => "invalid_core_identity",
+            Self::MissingCoreIdentity => "missing_core_identity",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -79,9 +87,12 @@ impl RpError {
             | Self::StateMismatch
             | Self::IssuerMismatch(_)
             | Self::MissingCode => StatusCode::BAD_REQUEST,
-            Self::TokenRequest(_) | Self::InvalidIdToken(_) | Self::MissingVot | Self::Userinfo(_) => {
-                StatusCode::BAD_GATEWAY
-            }
+            Self::TokenRequest(_)
+            | Self::InvalidIdToken(_)
+            | Self::MissingVot
+            | Self::Userinfo(_)
+            | Self::InvalidCoreIdentity(_)
+            | Self::MissingCoreIdentity => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +114,11 @@ impl RpError {
                 "Sorry, there is a problem with the service",
                 "Your sign-in could not be finished: it may have timed out or been started in another window.",
                 "Start again",
+            ),
+            Self::InvalidCoreIdentity(_) | Self::MissingCoreIdentity => (
+                "Sorry, there is a problem with the service",
+                "We could not confirm the identity details GOV.UK One Login sent. You have not been signed in.",
+                "Try again",
             ),
             _ => (
                 "Sorry, there is a problem with the service",

@@ -5,7 +5,8 @@
 //! hub may start after it), the authorization code flow with PKCE S256, `state`, `nonce`, `vtr` and the
 //! identity `claims` request, `private_key_jwt` client authentication, ID token validation (signature
 //! through the hub's JWKS, `iss`, `aud`, `exp`, `nonce`, `at_hash`, and the One Login `vot`), userinfo with
-//! the identity claims, RP-initiated logout and back-channel logout.
+//! the identity claims (the coreIdentityJWT verified against the identity issuer's DID document, see
+//! [`core_identity`]), RP-initiated logout and back-channel logout.
 //!
 //! The URL tells you the file: `GET /sign-in` is [`routes::sign_in`], `GET /callback` is
 //! [`routes::callback`], and so on.
@@ -23,6 +24,7 @@ pub mod assertion;
 pub mod clock;
 pub mod config;
 pub mod core_identity;
+pub mod did;
 pub mod error;
 pub mod oidc;
 pub mod routes;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub provider: Arc<ProviderCache>,
     /// Logins started at `/sign-in` and not yet finished at `/callback`.
     pub logins: Arc<LoginStore>,
+    /// The identity issuer's DID document, fetched on first use.
+    pub did: Arc<did::DidCache>,
     /// Signed-in people.
     pub sessions: Arc<SessionStore>,
     /// Where time comes from (client assertion `iat`/`exp`, logout token checks, store expiry).
@@ -77,6 +81,7 @@ impl AppState {
             http,
             provider: Arc::new(ProviderCache::default()),
             logins: Arc::new(LoginStore::default()),
+            did: Arc::new(did::DidCache::default()),
             sessions: Arc::new(SessionStore::default()),
             clock,
         })

@@ -18,6 +18,9 @@ struct Args {
     /// The hub's issuer.
     #[arg(long, env = "RP_EXAMPLE_ISSUER", default_value = "http://127.0.0.1:8080")]
     issuer: String,
+    /// Issuer of identity credentials, whose DID document verifies them (default: the hub's issuer).
+    #[arg(long, env = "RP_EXAMPLE_IDENTITY_ISSUER")]
+    identity_issuer: Option<String>,
     /// Client id at the hub.
     #[arg(long, env = "RP_EXAMPLE_CLIENT_ID", default_value = "rp-example")]
     client_id: String,
@@ -48,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
             .trim_end_matches('/')
             .to_string(),
         issuer: args.issuer,
+        identity_issuer: args.identity_issuer,
         client_id: args.client_id,
         key_path: args.key_path,
         service_name: args.service_name,

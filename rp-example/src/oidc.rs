@@ -141,6 +141,14 @@ impl Level {
         }
     }
 
+    /// The identity level asked for (`P2` → 2), `None` for a sign-in without identity.
+    pub fn identity_level(self) -> Option<u8> {
+        match self {
+            Self::ClCm => None,
+            Self::ClCmP2 => Some(2),
+        }
+    }
+
     /// The `vtr` parameter: a JSON array of one vector.
     pub fn vtr(self) -> String {
         serde_json::json!([self.as_str()]).to_string()

@@ -11,7 +11,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use openidconnect::{CsrfToken, Nonce, PkceCodeVerifier};
 use serde_json::{Map, Value};
 
-use crate::{assertion::random_token, oidc::Level};
+use crate::{assertion::random_token, core_identity::CoreIdentity, oidc::Level};
 
 /// Cookie naming the login in progress.
 pub const LOGIN_COOKIE: &str = "__Host-rp-login";
@@ -106,6 +106,8 @@ pub struct Session {
     pub id_token: String,
     /// The userinfo response as received.
     pub userinfo: Map<String, Value>,
+    /// The identity credential, validated at sign-in (`None` when userinfo had none).
+    pub identity: Option<CoreIdentity>,
     created_at: u64,
 }
 
@@ -127,8 +129,15 @@ impl Session {
             sid,
             id_token,
             userinfo,
+            identity: None,
             created_at: now,
         }
+    }
+
+    /// The session with a validated identity credential.
+    pub fn with_identity(mut self, identity: Option<CoreIdentity>) -> Self {
+        self.identity = identity;
+        self
     }
 }
 

@@ -25,10 +25,11 @@ pub struct StartPage<'a> {
     pub signed_in: bool,
 }
 
-/// One row of the identity section of `/account`.
+/// The identity credential on `/account`: the JWT as received, its status and (when valid) its claims.
 pub struct IdentityView<'a> {
     pub jwt: &'a str,
-    pub validation: &'a str,
+    pub validation: String,
+    pub claims: Option<String>,
 }
 
 /// `GET /account`.
@@ -41,6 +42,18 @@ pub struct AccountPage<'a> {
     pub vtm: Option<&'a str>,
     pub sid: Option<&'a str>,
     pub claims: &'a str,
+    /// Given names then family names, from the validated credential.
+    pub name: Option<String>,
+    /// The birth date as received.
+    pub birth_date: Option<&'a str>,
+    /// The credential's `vot` (e.g. `P2`).
+    pub identity_level: Option<&'a str>,
+    /// The return codes, comma-separated, when the claim is there.
+    pub return_codes: Option<String>,
+    /// Pretty JSON of the address, passport and driving permit claims, when present.
+    pub address: Option<String>,
+    pub passport: Option<String>,
+    pub driving_permit: Option<String>,
     pub identity: Option<IdentityView<'a>>,
 }
 

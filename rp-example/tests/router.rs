@@ -398,16 +398,36 @@ async fn sign_in_redirects_to_the_hub_with_pkce_vtr_and_claims() -> TestResult {
 struct Seen {
     nonce: String,
     token_form: std::collections::HashMap<String, String>,
+    did_fetches: usize,
 }
 
-/// A stand-in hub with a token and userinfo endpoint, for one whole sign-in.
+/// The identity claims the fake hub puts in userinfo.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Identity {
+    /// A coreIdentityJWT signed with the key of its did.json, an address and a return code.
+    Valid,
+    /// A coreIdentityJWT signed with a key that is not in its did.json.
+    UnknownKey,
+    /// A coreIdentityJWT signed with the right key, but for another subject.
+    OtherSubject,
+    /// Only a return code (a failed identity check).
+    ReturnCodeOnly,
+    /// No identity claims at all.
+    Nothing,
+}
+
+const SUB: &str = "urn:fdc:gov.uk:2022:xyz";
+
+/// A stand-in hub with a token and userinfo endpoint and a DID document, for one whole sign-in.
 async fn fake_hub_with_tokens(
     seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+    identity: Identity,
 ) -> Result<String, Box<dyn std::error::Error>> {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     use sha2::Digest as _;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let issuer = format!("http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    let issuer = format!("http://{addr}");
     let key = std::sync::Arc::new(keys::SigningKey::generate()?);
     let jwks = keys::jwks([key.as_ref()]);
     let discovery = serde_json::json!({
@@ -420,6 +440,44 @@ async fn fake_hub_with_tokens(
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
     });
+
+    // The identity key, published in did.json as the contract (INTERFACE.md §5) describes.
+    let did = format!("did:web:{}%3A{}", addr.ip(), addr.port());
+    let did_key = keys::SigningKey::generate()?;
+    let stranger = keys::SigningKey::generate()?;
+    let did_document = serde_json::json!({
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/jwk/v1"],
+        "id": did,
+        "assertionMethod": [{
+            "id": format!("{did}#{}", did_key.kid()), "type": "JsonWebKey", "controller": did,
+            "publicKeyJwk": did_key.public_jwk(),
+        }],
+    });
+    let now = rp_example::Clock::now(&rp_example::SystemClock);
+    let credential = serde_json::json!({
+        "iss": issuer,
+        "sub": if identity == Identity::OtherSubject { "urn:fdc:gov.uk:2022:other" } else { SUB },
+        "aud": "rp-example", "nbf": now, "iat": now, "exp": now + 1800,
+        "vot": "P2", "vtm": format!("{issuer}/trustmark"),
+        "vc": {
+            "type": ["VerifiableCredential", "VerifiableIdentityCredential"],
+            "credentialSubject": {
+                "name": [{"nameParts": [
+                    {"type": "GivenName", "value": "Kenneth"},
+                    {"type": "FamilyName", "value": "Decerqueira"},
+                ]}],
+                "birthDate": [{"value": "1965-07-08"}],
+            },
+        },
+    });
+    let credential = credential.as_object().cloned().unwrap_or_default();
+    let signer = if identity == Identity::UnknownKey {
+        &stranger
+    } else {
+        &did_key
+    };
+    let core_identity_jwt = signer.sign_jwt_with_kid("JWT", &format!("{did}#{}", signer.kid()), &credential)?;
+
     let token = {
         let (issuer, seen) = (issuer.clone(), seen.clone());
         move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| async move {
@@ -428,7 +486,7 @@ async fn fake_hub_with_tokens(
             let now = rp_example::Clock::now(&rp_example::SystemClock);
             let nonce = seen.lock().map(|s| s.nonce.clone()).unwrap_or_default();
             let claims = serde_json::json!({
-                "iss": issuer, "sub": "urn:fdc:gov.uk:2022:xyz", "aud": "rp-example", "iat": now, "exp": now + 120,
+                "iss": issuer, "sub": SUB, "aud": "rp-example", "iat": now, "exp": now + 120,
                 "nonce": nonce, "at_hash": at_hash, "vot": "Cl.Cm", "vtm": format!("{issuer}/trustmark"), "sid": "sid-9",
                 "auth_time": now,
             });
@@ -442,20 +500,35 @@ async fn fake_hub_with_tokens(
             }))
         }
     };
-    let userinfo = |headers: axum::http::HeaderMap| async move {
+    let mut answer = serde_json::json!({"sub": SUB, "email": "p@example.com", "email_verified": true});
+    match identity {
+        Identity::Valid | Identity::UnknownKey | Identity::OtherSubject => {
+            answer["https://vocab.account.gov.uk/v1/coreIdentityJWT"] = serde_json::json!(core_identity_jwt);
+            answer["https://vocab.account.gov.uk/v1/address"] =
+                serde_json::json!([{"buildingNumber": "10", "streetName": "Downing Street", "postalCode": "SW1A 2AA"}]);
+            answer["https://vocab.account.gov.uk/v1/passport"] = serde_json::json!([{"documentNumber": "123456789", "expiryDate": "2030-01-01", "icaoIssuerCode": "GBR"}]);
+            answer["https://vocab.account.gov.uk/v1/returnCode"] = serde_json::json!([{"code": "X"}]);
+        }
+        Identity::ReturnCodeOnly => {
+            answer["https://vocab.account.gov.uk/v1/returnCode"] = serde_json::json!([{"code": "B"}, {"code": "C"}]);
+        }
+        Identity::Nothing => {}
+    }
+    let userinfo = move |headers: axum::http::HeaderMap| async move {
         let ok = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some("Bearer access-token-1");
         if !ok {
             return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({})));
         }
-        (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({
-                "sub": "urn:fdc:gov.uk:2022:xyz", "email": "p@example.com", "email_verified": true,
-                "https://vocab.account.gov.uk/v1/coreIdentityJWT": "e30.e30.c2ln",
-                "https://vocab.account.gov.uk/v1/address": [{"postalCode": "SW1A 2AA"}],
-                "https://vocab.account.gov.uk/v1/returnCode": [{"code": "X"}],
-            })),
-        )
+        (StatusCode::OK, axum::Json(answer))
+    };
+    let did_json = {
+        let seen = seen.clone();
+        move || async move {
+            if let Ok(mut s) = seen.lock() {
+                s.did_fetches += 1;
+            }
+            axum::Json(did_document)
+        }
     };
     let app = Router::new()
         .route(
@@ -466,36 +539,50 @@ async fn fake_hub_with_tokens(
             "/.well-known/jwks.json",
             axum::routing::get(move || async move { axum::Json(jwks) }),
         )
+        .route("/.well-known/did.json", axum::routing::get(did_json))
         .route("/token", axum::routing::post(token))
         .route("/userinfo", axum::routing::get(userinfo));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(issuer)
 }
 
-#[tokio::test]
-async fn whole_sign_in_against_a_fake_hub() -> TestResult {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
-    let issuer = fake_hub_with_tokens(seen.clone()).await?;
-    let app = TestApp::with_issuer(&issuer)?;
-    let response = app.get("/sign-in?level=Cl.Cm.P2", None).await?;
+/// The value of the cookie `name` among `Set-Cookie` headers, as `name=value`.
+fn cookie_named(cookies: &[String], name: &str) -> String {
+    cookies
+        .iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with(&format!("{name}=")))
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// Starts a sign-in at `level` and comes back to `/callback` as the fake hub would: the callback's response.
+async fn sign_in_through_the_fake_hub(
+    app: &TestApp,
+    seen: &std::sync::Arc<std::sync::Mutex<Seen>>,
+    level: &str,
+) -> Result<Response, Box<dyn std::error::Error>> {
+    let response = app.get(&format!("/sign-in?level={level}"), None).await?;
     let url = url::Url::parse(location(&response))?;
     let params: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
     if let Ok(mut s) = seen.lock() {
         s.nonce = params.get("nonce").cloned().unwrap_or_default();
     }
-    let cookie = set_cookies(&response)
-        .iter()
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|c| c.starts_with("__Host-rp-login="))
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let cookie = cookie_named(&set_cookies(&response), "__Host-rp-login");
     let state = params.get("state").cloned().unwrap_or_default();
-    let response = app
-        .get(&format!("/callback?code=the-code&state={state}"), Some(&cookie))
-        .await?;
+    app.get(&format!("/callback?code=the-code&state={state}"), Some(&cookie))
+        .await
+}
+
+#[tokio::test]
+async fn whole_sign_in_against_a_fake_hub() -> TestResult {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let issuer = fake_hub_with_tokens(seen.clone(), Identity::Valid).await?;
+    let app = TestApp::with_issuer(&issuer)?;
+    let response = sign_in_through_the_fake_hub(&app, &seen, "Cl.Cm.P2").await?;
     let status = response.status();
     let cookies = set_cookies(&response);
     let where_to = location(&response).to_string();
@@ -519,20 +606,91 @@ async fn whole_sign_in_against_a_fake_hub() -> TestResult {
         Some(&serde_json::json!(format!("{issuer}/token")))
     );
 
-    // The account page shows what came back.
-    let session = cookies
-        .iter()
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|c| c.starts_with("__Host-rp-session="))
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    // The account page shows what came back, the verified identity included.
+    let session = cookie_named(&cookies, "__Host-rp-session");
     let html = body(app.get("/account", Some(&session)).await?).await?;
     assert!(html.contains(r#"id="sub">urn:fdc:gov.uk:2022:xyz<"#), "{html}");
     assert!(html.contains(r#"id="vot">Cl.Cm<"#));
-    assert!(html.contains("SW1A 2AA"));
-    assert!(html.contains("e30.e30.c2ln"));
+    assert!(html.contains(r#"<pre id="claims""#));
+    assert!(html.contains(r#"id="name">Kenneth Decerqueira<"#), "{html}");
+    assert!(html.contains(r#"id="birth-date">1965-07-08<"#));
+    assert!(html.contains(r#"id="identity-level">P2<"#));
+    assert!(html.contains(r#"id="return-code">X<"#));
+    assert!(html.contains(r#"<pre id="address""#) && html.contains("SW1A 2AA"));
+    assert!(html.contains(r#"<pre id="passport""#) && html.contains("123456789"));
+    assert!(!html.contains(r#"id="driving-permit""#));
+    assert!(html.contains(r#"id="core-identity-status">Valid: signed by did:web:127.0.0.1%3A"#));
+    assert!(html.contains(r#"id="sign-out""#));
+
+    // A second sign-in uses the cached DID document.
+    let response = sign_in_through_the_fake_hub(&app, &seen, "Cl.Cm.P2").await?;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(seen.lock().map(|s| s.did_fetches).unwrap_or_default(), 1);
+    Ok(())
+}
+
+/// The callback's error page and cookies, for a sign-in at `level` against a hub sending `identity`.
+async fn refused_sign_in(
+    identity: Identity,
+    level: &str,
+) -> Result<(StatusCode, String, Vec<String>), Box<dyn std::error::Error>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let issuer = fake_hub_with_tokens(seen.clone(), identity).await?;
+    let app = TestApp::with_issuer(&issuer)?;
+    let response = sign_in_through_the_fake_hub(&app, &seen, level).await?;
+    let status = response.status();
+    let cookies = set_cookies(&response);
+    Ok((status, body(response).await?, cookies))
+}
+
+#[tokio::test]
+async fn a_core_identity_signed_by_a_key_not_in_did_json_is_refused() -> TestResult {
+    let (status, html, cookies) = refused_sign_in(Identity::UnknownKey, "Cl.Cm.P2").await?;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{html}");
+    assert!(html.contains(r#"id="error-code">invalid_core_identity<"#), "{html}");
+    assert!(html.contains("Sorry, there is a problem with the service"));
+    assert!(
+        !cookies.iter().any(|c| c.starts_with("__Host-rp-session=")),
+        "{cookies:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_core_identity_for_another_subject_is_refused() -> TestResult {
+    let (status, html, cookies) = refused_sign_in(Identity::OtherSubject, "Cl.Cm.P2").await?;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{html}");
+    assert!(html.contains(r#"id="error-code">invalid_core_identity<"#), "{html}");
+    assert!(html.contains("sub differs"), "{html}");
+    assert!(!cookies.iter().any(|c| c.starts_with("__Host-rp-session=")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_identity_journey_without_core_identity_or_return_code_is_refused() -> TestResult {
+    let (status, html, cookies) = refused_sign_in(Identity::Nothing, "Cl.Cm.P2").await?;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{html}");
+    assert!(html.contains(r#"id="error-code">missing_core_identity<"#), "{html}");
+    assert!(!cookies.iter().any(|c| c.starts_with("__Host-rp-session=")));
+    // Without identity asked for, nothing is missing.
+    let (status, html, _) = refused_sign_in(Identity::Nothing, "Cl.Cm").await?;
+    assert_eq!(status, StatusCode::FOUND, "{html}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_identity_journey_ending_in_a_return_code_signs_in_and_shows_it() -> TestResult {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let issuer = fake_hub_with_tokens(seen.clone(), Identity::ReturnCodeOnly).await?;
+    let app = TestApp::with_issuer(&issuer)?;
+    let response = sign_in_through_the_fake_hub(&app, &seen, "Cl.Cm.P2").await?;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let session = cookie_named(&set_cookies(&response), "__Host-rp-session");
+    let html = body(app.get("/account", Some(&session)).await?).await?;
+    assert!(html.contains(r#"id="return-code">B, C<"#), "{html}");
+    assert!(!html.contains(r#"id="name""#));
+    assert!(!html.contains(r#"id="core-identity""#));
+    // No credential: no DID document needed.
+    assert_eq!(seen.lock().map(|s| s.did_fetches).unwrap_or_default(), 0);
     Ok(())
 }

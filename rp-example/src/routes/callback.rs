@@ -1,5 +1,6 @@
 //! `GET /callback`: the authentication response (OIDC Core 1.0 §3.1.2.5–§3.1.3.7, RFC 9207), the token
-//! request with `private_key_jwt` (§9) and PKCE, ID token validation, and userinfo (§5.3).
+//! request with `private_key_jwt` (§9) and PKCE, ID token validation, userinfo (§5.3), and the identity
+//! credential in it (INTERFACE.md §5, [`crate::core_identity`]).
 
 use axum::{
     extract::{Query, State},
@@ -16,8 +17,10 @@ use serde_json::{Map, Value};
 
 use crate::{
     assertion::{client_assertion, CLIENT_ASSERTION_TYPE},
+    core_identity::{self, CoreIdentity, Expected, CORE_IDENTITY_CLAIM, RETURN_CODE_CLAIM},
+    did::did_url,
     error::RpError,
-    oidc::{error_chain, HubTokenResponse, Provider},
+    oidc::{error_chain, HubTokenResponse, Level, Provider},
     store::{host_cookie, remove_cookie, PendingLogin, Session, LOGIN_COOKIE, SESSION_COOKIE},
     AppState,
 };
@@ -138,7 +141,13 @@ async fn finish(
     let vot = extra.vot.clone().filter(|v| !v.is_empty()).ok_or(RpError::MissingVot)?;
     let sub = claims.subject().as_str().to_string();
     let userinfo = userinfo(state, provider, tokens.access_token(), &sub).await?;
-    tracing::info!(level = pending.level.as_str(), %vot, "signed in");
+    let identity = identity(state, &userinfo, pending.level, &sub, now).await?;
+    tracing::info!(
+        level = pending.level.as_str(),
+        %vot,
+        identity = identity.as_ref().map(|i| i.vot.as_str()),
+        "signed in"
+    );
     Ok(Session::new(
         sub,
         vot,
@@ -147,7 +156,51 @@ async fn finish(
         id_token.to_string(),
         userinfo,
         now,
-    ))
+    )
+    .with_identity(identity))
+}
+
+/// The identity credential of `userinfo`, validated against the identity issuer's DID document; `None` when
+/// there is none. An identity journey must end with a credential at the level asked for, or a return code.
+async fn identity(
+    state: &AppState,
+    userinfo: &Map<String, Value>,
+    level: Level,
+    sub: &str,
+    now: u64,
+) -> Result<Option<CoreIdentity>, RpError> {
+    let Some(claim) = userinfo.get(CORE_IDENTITY_CLAIM) else {
+        if level.identity_level().is_some() && !userinfo.contains_key(RETURN_CODE_CLAIM) {
+            return Err(RpError::MissingCoreIdentity);
+        }
+        return Ok(None);
+    };
+    let jwt = claim
+        .as_str()
+        .ok_or_else(|| RpError::InvalidCoreIdentity("the claim is not a string".into()))?;
+    let issuer = state.config.identity_issuer();
+    let kid = core_identity::kid_of(jwt);
+    let did = state
+        .did
+        .for_kid(&state.http, &did_url(issuer), kid.as_deref(), now)
+        .await?;
+    let expected = Expected {
+        issuer,
+        client_id: &state.config.client_id,
+        sub,
+    };
+    let identity =
+        core_identity::validate(jwt, &did, &expected, now).map_err(|e| RpError::InvalidCoreIdentity(e.to_string()))?;
+    if let Some(asked) = level.identity_level() {
+        if identity.level() < asked {
+            return Err(RpError::InvalidCoreIdentity(format!(
+                "vot {} is below the level asked for ({})",
+                identity.vot,
+                level.as_str()
+            )));
+        }
+    }
+    Ok(Some(identity))
 }
 
 /// `GET` userinfo with the Bearer token, read as a plain JSON object so that every claim (the One Login
