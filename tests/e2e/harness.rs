@@ -92,6 +92,8 @@ pub struct Options {
     pub store: StoreKind,
     /// Extra `[[clients]]` TOML appended to the hub's client registry.
     pub extra_clients: String,
+    /// Extra `[[providers]]` TOML appended to the hub's provider registry.
+    pub extra_providers: String,
 }
 
 impl Default for Options {
@@ -162,7 +164,9 @@ name_cy = "Darparwr Hunaniaeth B"
 issuer = "{stub}/stub-b"
 client_id = "federation-hub"
 levels = ["Cl", "Cl.Cm", "Cl.Cm.P1", "Cl.Cm.P2"]
-"#
+{extra}
+"#,
+                extra = options.extra_providers
             ),
         )?;
         std::fs::write(

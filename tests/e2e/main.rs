@@ -4,4 +4,6 @@
 mod browser;
 mod flows;
 mod harness;
+mod identity;
 mod independent;
+mod independent_op;

@@ -1,0 +1,1 @@
+//! Placeholder: identity, levels and provider-choice journeys (being written).

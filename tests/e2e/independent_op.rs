@@ -1,0 +1,1 @@
+//! Placeholder: an independent certified OpenID provider as upstream (being written).
