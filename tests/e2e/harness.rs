@@ -101,6 +101,7 @@ impl Default for Options {
         Self {
             store: StoreKind::Memory,
             extra_clients: String::new(),
+            extra_providers: String::new(),
         }
     }
 }

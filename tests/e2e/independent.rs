@@ -107,6 +107,7 @@ public_key = """
 {public_pem}"""
 "#
         ),
+        ..Options::default()
     })
     .await?;
 
