@@ -434,6 +434,17 @@ pub fn peek_claims(token: &str) -> Result<Map<String, Value>, KeyError> {
     serde_json::from_slice(&bytes).map_err(|_| KeyError::Malformed("payload is not a JSON object".into()))
 }
 
+/// An Argon2id PHC string for a client secret (RFC 9106 parameters as the argon2 crate defaults them).
+pub fn hash_secret(secret: &str) -> Result<String, KeyError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt =
+        SaltString::encode_b64(&josekit::util::random_bytes(16)).map_err(|e| KeyError::Signing(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| KeyError::Signing(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +464,42 @@ mod tests {
         assert_eq!(header.typ.as_deref(), Some("JWT"));
         assert_eq!(got.get("sub"), Some(&json!("b")));
         assert_eq!(key.kid().len(), 43);
+        Ok(())
+    }
+
+    #[test]
+    fn rsa_public_pem_defaults_to_rs256_and_is_pinned() -> Result<(), KeyError> {
+        let pair = RS256
+            .generate_key_pair(2048)
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let signer = RS256
+            .signer_from_pem(pair.to_pem_private_key())
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let payload = JwtPayload::from_map(claims()).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let token = josekit::jwt::encode_with_signer(&payload, &JwsHeader::new(), &signer)
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let key = VerifyingKey::from_pem(&pair.to_pem_public_key(), None)?;
+        assert_eq!(key.alg(), "RS256");
+        let keys = VerifyingKeys::new(vec![key]);
+        assert!(keys.verify(&token).is_ok());
+        let ps = RS384
+            .signer_from_pem(pair.to_pem_private_key())
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let ps_token = josekit::jwt::encode_with_signer(&payload, &JwsHeader::new(), &ps)
+            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        assert!(matches!(
+            keys.verify(&ps_token),
+            Err(KeyError::AlgorithmMismatch { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn secret_hashes_are_argon2id_and_salted() -> Result<(), KeyError> {
+        let a = hash_secret("a-long-enough-client-secret-value-1234")?;
+        let b = hash_secret("a-long-enough-client-secret-value-1234")?;
+        assert!(a.starts_with("$argon2id$"));
+        assert_ne!(a, b);
         Ok(())
     }
 

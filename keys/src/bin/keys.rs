@@ -22,6 +22,9 @@ enum Command {
     Jwks { files: Vec<PathBuf> },
     /// Print the public key of a private key as SubjectPublicKeyInfo PEM (to register with a peer).
     Public { file: PathBuf },
+    /// Read a client secret on standard input and print its Argon2id hash for a client registry's
+    /// `client_secret_hash` (the secret itself is never stored by the hub).
+    HashSecret,
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +55,19 @@ fn run(cli: Cli) -> Result<(), keys::KeyError> {
             );
         }
         Command::Public { file } => print!("{}", keys::SigningKey::load(&file)?.public_pem()?),
+        Command::HashSecret => {
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .map_err(|e| keys::KeyError::InvalidKey(e.to_string()))?;
+            let secret = secret.trim_end_matches(['\r', '\n']);
+            if secret.len() < 32 {
+                return Err(keys::KeyError::InvalidKey(
+                    "a client secret must be at least 32 characters".into(),
+                ));
+            }
+            println!("{}", keys::hash_secret(secret)?);
+        }
     }
     Ok(())
 }
