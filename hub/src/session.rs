@@ -21,6 +21,9 @@ pub const SESSION_COOKIE: &str = "__Host-hub-session";
 pub struct HubSession {
     pub person: Person,
     pub created_at: i64,
+    /// The services given an assertion in this session, told by back-channel logout when it ends.
+    #[serde(default)]
+    pub clients: Vec<String>,
 }
 
 fn key(id: &str) -> String {
@@ -52,8 +55,12 @@ fn idle(state: &AppState) -> Duration {
     Duration::from_secs(state.config.session_idle_secs)
 }
 
-/// Starts (or replaces) the session for a person, returning the cookie to set.
-pub async fn start(state: &AppState, headers: &HeaderMap, person: &Person) -> Result<HeaderValue, StoreError> {
+/// Starts (or replaces) the session for a person, returning its id and the cookie to set.
+pub async fn start(
+    state: &AppState,
+    headers: &HeaderMap,
+    person: &Person,
+) -> Result<(String, HeaderValue), StoreError> {
     if let Some(old) = cookie(headers, SESSION_COOKIE) {
         // A new sign-in gets a new session id (no fixation).
         state.store.delete(&key(&old)).await?;
@@ -62,22 +69,37 @@ pub async fn start(state: &AppState, headers: &HeaderMap, person: &Person) -> Re
     let session = HubSession {
         person: person.clone(),
         created_at: state.now(),
+        clients: Vec::new(),
     };
     state.store.put_json(&key(id.as_str()), &session, idle(state)).await?;
-    HeaderValue::from_str(&format!(
+    let cookie = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax",
         id.as_str()
     ))
-    .map_err(|e| StoreError::Corrupt(e.to_string()))
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok((id.as_str().to_string(), cookie))
 }
 
-/// Ends the session named by the request's cookie; returns the cookie that clears it.
-pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, StoreError> {
-    if let Some(id) = cookie(headers, SESSION_COOKIE) {
-        state.store.delete(&key(&id)).await?;
+/// Records that a service received an assertion in this session (for back-channel logout).
+pub async fn add_client(state: &AppState, id: &str, client_id: &str) -> Result<(), StoreError> {
+    if let Some(mut session) = state.store.get_json::<HubSession>(&key(id)).await? {
+        if !session.clients.iter().any(|c| c == client_id) {
+            session.clients.push(client_id.to_string());
+            state.store.replace_json(&key(id), &session).await?;
+        }
     }
-    Ok(HeaderValue::from_static(
-        "__Host-hub-session=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+    Ok(())
+}
+
+/// Ends the session named by the request's cookie; returns what it was and the cookie that clears it.
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<(Option<HubSession>, HeaderValue), StoreError> {
+    let ended = match cookie(headers, SESSION_COOKIE) {
+        Some(id) => state.store.take_json::<HubSession>(&key(&id)).await?,
+        None => None,
+    };
+    Ok((
+        ended,
+        HeaderValue::from_static("__Host-hub-session=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
     ))
 }
 

@@ -86,6 +86,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub upstreams: Upstreams,
     pub client_keys: JwksCache,
+    /// For calls the hub makes on its own (back-channel logout).
+    pub http: reqwest::Client,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
@@ -132,7 +134,8 @@ impl AppState {
             .build()?;
         Ok(Self(Arc::new(Inner {
             upstreams: Upstreams::new(http.clone()),
-            client_keys: JwksCache::new(http),
+            client_keys: JwksCache::new(http.clone()),
+            http,
             config,
             clients,
             providers,

@@ -90,9 +90,9 @@ pub fn redis_url() -> String {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub store: StoreKind,
-    /// Extra `[[clients]]` TOML appended to the hub's client registry.
+    /// Extra `[[clients]]` TOML appended to the hub's client registry (placeholders: see [`expand`]).
     pub extra_clients: String,
-    /// Extra `[[providers]]` TOML appended to the hub's provider registry.
+    /// Extra `[[providers]]` TOML appended to the hub's provider registry (placeholders: see [`expand`]).
     pub extra_providers: String,
 }
 
@@ -105,6 +105,30 @@ impl Default for Options {
         }
     }
 }
+
+/// The public key (PEM) of the test client, for extra clients that sign with the same key.
+pub const TEST_CLIENT_PUBLIC_KEY: &str = "$TEST_CLIENT_PUBLIC_KEY";
+
+/// Fills the placeholders of extra registry TOML, known only once ports and keys are chosen: `$HUB`, `$STUB`
+/// and `$RP` (base URLs) and `$TEST_CLIENT_PUBLIC_KEY` (the test client's public key as PEM).
+pub fn expand(toml: &str, hub: &str, stub: &str, rp: &str, public_pem: &str) -> String {
+    toml.replace(TEST_CLIENT_PUBLIC_KEY, public_pem)
+        .replace("$HUB", hub)
+        .replace("$STUB", stub)
+        .replace("$RP", rp)
+}
+
+/// The identity claims the harness's stub providers are registered to supply (as in config/dev).
+const STUB_A_CLAIMS: &str = r#"claims = [
+  "https://vocab.account.gov.uk/v1/coreIdentityJWT",
+  "https://vocab.account.gov.uk/v1/address",
+  "https://vocab.account.gov.uk/v1/passport",
+  "https://vocab.account.gov.uk/v1/drivingPermit",
+]"#;
+const STUB_B_CLAIMS: &str = r#"claims = [
+  "https://vocab.account.gov.uk/v1/coreIdentityJWT",
+  "https://vocab.account.gov.uk/v1/address",
+]"#;
 
 impl Federation {
     /// Starts the three binaries on free ports and waits until each answers `/healthz`.
@@ -158,6 +182,7 @@ name_cy = "Darparwr Hunaniaeth A"
 issuer = "{stub}/stub-a"
 client_id = "federation-hub"
 levels = ["Cl", "Cl.Cm", "Cl.Cm.P1", "Cl.Cm.P2", "Cl.Cm.P3"]
+{STUB_A_CLAIMS}
 [[providers]]
 id = "stub-b"
 name = "Stub Identity B"
@@ -165,9 +190,10 @@ name_cy = "Darparwr Hunaniaeth B"
 issuer = "{stub}/stub-b"
 client_id = "federation-hub"
 levels = ["Cl", "Cl.Cm", "Cl.Cm.P1", "Cl.Cm.P2"]
+{STUB_B_CLAIMS}
 {extra}
 "#,
-                extra = options.extra_providers
+                extra = expand(&options.extra_providers, &hub, &stub, &rp, &public_pem)
             ),
         )?;
         std::fs::write(
@@ -178,8 +204,16 @@ client_id = "rp-example"
 client_name = "Example service"
 redirect_uris = ["{rp}/callback"]
 post_logout_redirect_uris = ["{rp}/signed-out"]
+backchannel_logout_uri = "{rp}/backchannel-logout"
 scopes = ["openid", "email", "phone"]
 levels = ["Cl.Cm", "Cl.Cm.P2"]
+claims = [
+  "https://vocab.account.gov.uk/v1/coreIdentityJWT",
+  "https://vocab.account.gov.uk/v1/address",
+  "https://vocab.account.gov.uk/v1/passport",
+  "https://vocab.account.gov.uk/v1/drivingPermit",
+  "https://vocab.account.gov.uk/v1/returnCode",
+]
 jwks_uri = "{rp}/jwks.json"
 
 [[clients]]
@@ -193,7 +227,7 @@ public_key = """
 {public_pem}"""
 {extra}
 "#,
-                extra = options.extra_clients
+                extra = expand(&options.extra_clients, &hub, &stub, &rp, &public_pem)
             ),
         )?;
         let redis_prefix = (options.store == StoreKind::Redis).then(random_prefix);

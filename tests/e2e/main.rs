@@ -7,3 +7,4 @@ mod harness;
 mod identity;
 mod independent;
 mod independent_op;
+mod logout;

@@ -108,7 +108,8 @@ pub async fn after_provider(
         load::save(state, id, &journey).await?;
         return Ok(page.with_return_link().into_response());
     };
-    let cookie = session::start(state, headers, &person).await.map_err(unavailable)?;
+    let (session_id, cookie) = session::start(state, headers, &person).await.map_err(unavailable)?;
+    journey.session_id = Some(session_id);
     let mut response = proceed(state, id, journey, person, met).await?;
     session::set_cookie(response.headers_mut(), cookie);
     Ok(response)
@@ -203,6 +204,11 @@ pub async fn issue_code(
         )
         .await
         .map_err(unavailable)?;
+    if let Some(session_id) = &journey.session_id {
+        session::add_client(state, session_id, &client.client_id)
+            .await
+            .map_err(unavailable)?;
+    }
     journey.go(Status::CodeIssued).map_err(|_| Page::session_expired())?;
     // Personal data leaves the journey once the code holds what the service may fetch.
     journey.person = None;

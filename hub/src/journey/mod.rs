@@ -105,6 +105,9 @@ pub struct Journey {
     /// told why identity proving failed if the person returns to it.
     #[serde(default)]
     pub partial: Option<Person>,
+    /// The hub session this journey's assertion belongs to.
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 /// A person as authenticated by a provider: who (the provider's subject, never given to services), at what
@@ -145,6 +148,7 @@ impl Journey {
             person: None,
             met: None,
             partial: None,
+            session_id: None,
         }
     }
 

@@ -326,10 +326,12 @@ async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Re
         }
     };
     let now = state.now();
-    let sso = session
-        .and_then(|(_, s)| sso_vector(&request, &s.person.vector, s.person.auth_time, now).map(|met| (s.person, met)));
+    let sso = session.and_then(|(sid, s)| {
+        sso_vector(&request, &s.person.vector, s.person.auth_time, now).map(|met| (sid, s.person, met))
+    });
     let return_to = request.return_to.clone();
-    let journey = Journey::new(request, now);
+    let mut journey = Journey::new(request, now);
+    journey.session_id = sso.as_ref().map(|(sid, _, _)| sid.clone());
     if journey.request.prompt.as_deref() == Some("none") {
         match &sso {
             None => {
@@ -340,7 +342,7 @@ async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Re
                 )
                 .into_error(issuer))
             }
-            Some((person, met))
+            Some((_, person, met))
                 if !crate::journey::complete::identity_claim_names(&state, &journey, person, met).is_empty() =>
             {
                 return Err(Refusal::Redirect(
@@ -360,7 +362,7 @@ async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Re
         return Err(unavailable(return_to));
     }
     let mut response = match sso {
-        Some((person, met)) => crate::journey::complete::proceed(&state, id.as_str(), journey, person, met).await?,
+        Some((_, person, met)) => crate::journey::complete::proceed(&state, id.as_str(), journey, person, met).await?,
         None => crate::web::found("/choose-provider"),
     };
     set_journey_cookie(response.headers_mut(), id.as_str());

@@ -39,7 +39,7 @@ pub fn document(config: &Config) -> Value {
         "subject_types_supported": ["pairwise"],
         "vtr_values_supported": ["Cl", "Cl.Cm", "Cl.Cm.P0", "Cl.Cm.P1", "Cl.Cm.P2", "Cl.Cm.P3"],
         "ui_locales_supported": ["en", "cy"],
-        "backchannel_logout_supported": false,
+        "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "trustmarks": url("/trustmark"),

@@ -79,7 +79,12 @@ pub async fn get(
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     match crate::session::end(&state, &headers).await {
-        Ok(clear) => crate::session::set_cookie(response.headers_mut(), clear),
+        Ok((ended, clear)) => {
+            if let Some(session) = ended {
+                super::backchannel::notify(&state, &session);
+            }
+            crate::session::set_cookie(response.headers_mut(), clear)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not end the hub session");
             return Err(Page::unavailable().into());

@@ -2,6 +2,7 @@
 //! named after its path.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 pub mod did;
 pub mod discovery;
