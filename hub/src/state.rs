@@ -145,6 +145,17 @@ impl AppState {
         })))
     }
 
+    /// The pairwise `sub` of a person for a client's sector (INTERFACE.md §4).
+    pub fn pairwise_sub(&self, client: &crate::registry::Client, person: &crate::journey::Person) -> String {
+        crate::pairwise::pairwise_sub(
+            &self.keys.pairwise_secret,
+            &self.config.sub_prefix,
+            &client.sector,
+            &person.provider_issuer,
+            &person.provider_sub,
+        )
+    }
+
     /// The current time, from the clock.
     pub fn now(&self) -> i64 {
         self.clock.now()

@@ -7,7 +7,6 @@ use crate::{
     error::{ErrorCode, HubError},
     identity::{self, CoreIdentityFor, RETURN_CODE},
     ids::AuthCode,
-    pairwise::pairwise_sub,
     provider::token::{code_key, CodeGrant},
     session,
     state::AppState,
@@ -147,13 +146,7 @@ pub async fn issue_code(
         .get(&journey.request.client_id)
         .ok_or_else(Page::session_expired)?;
     let now = state.now();
-    let sub = pairwise_sub(
-        &state.keys.pairwise_secret,
-        &state.config.sub_prefix,
-        &client.sector,
-        &person.provider_issuer,
-        &person.provider_sub,
-    );
+    let sub = state.pairwise_sub(client, person);
     let request = &journey.request;
     let mut userinfo: Map<String, Value> = released_claims(&request.scopes, &person.claims);
     if return_code.is_none() {

@@ -261,10 +261,7 @@ pub async fn get(
 ) -> Result<Response, HubError> {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY {
-        return Err(Page::new(StatusCode::URI_TOO_LONG, "The link you followed is too long")
-            .para("Go back to the service you were using and try again.")
-            .code("invalid_request")
-            .into());
+        return Err(Page::too_long().into());
     }
     let params: Params = serde_urlencoded::from_str(&query).map_err(|_| {
         Page::new(

@@ -2,7 +2,7 @@
 //! every service given an assertion in it that registered a `backchannel_logout_uri` is sent a signed
 //! logout token. Delivery runs in the background with retries and backoff; it never delays the person.
 
-use crate::{pairwise::pairwise_sub, session::HubSession, state::AppState};
+use crate::{session::HubSession, state::AppState};
 use serde_json::{json, Map};
 use std::time::Duration;
 
@@ -31,14 +31,7 @@ pub fn notify(state: &AppState, session: &HubSession) {
         let Some(uri) = client.backchannel_logout_uri.clone() else {
             continue;
         };
-        let person = &session.person;
-        let sub = pairwise_sub(
-            &state.keys.pairwise_secret,
-            &state.config.sub_prefix,
-            &client.sector,
-            &person.provider_issuer,
-            &person.provider_sub,
-        );
+        let sub = state.pairwise_sub(client, &session.person);
         let claims = logout_claims(&state.config.issuer, &client.client_id, &sub, state.now());
         let token = match state.keys.signing.sign_jwt("logout+jwt", &claims) {
             Ok(token) => token,

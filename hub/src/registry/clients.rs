@@ -140,12 +140,7 @@ pub fn sector_of(url: &url::Url) -> Option<String> {
 impl ClientRegistry {
     /// Reads and validates a registry file.
     pub fn load(path: &Path) -> Result<Self, RegistryError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RegistryError {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
-        Self::parse(&text).map_err(|message| RegistryError { file, message })
+        super::load(path, Self::parse)
     }
 
     /// Parses and validates registry TOML; the error names the client and field.

@@ -16,6 +16,16 @@ pub struct RegistryError {
     pub message: String,
 }
 
+/// Reads a registry file and validates it with `parse`; errors name the file.
+pub fn load<T>(path: &std::path::Path, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, RegistryError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| RegistryError {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
+    parse(&text).map_err(|message| RegistryError { file, message })
+}
+
 /// Whether a URL is acceptable as a redirect target: https, or http on loopback for development.
 pub fn is_allowed_redirect(url: &url::Url) -> bool {
     match url.scheme() {

@@ -108,12 +108,7 @@ pub struct ProviderRegistry {
 impl ProviderRegistry {
     /// Reads and validates a registry file.
     pub fn load(path: &Path) -> Result<Self, RegistryError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RegistryError {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
-        Self::parse(&text).map_err(|message| RegistryError { file, message })
+        super::load(path, Self::parse)
     }
 
     /// Parses and validates registry TOML; errors name the provider and field.

@@ -67,6 +67,13 @@ impl Page {
             .code("temporarily_unavailable")
     }
 
+    /// A query string over the limit (INTERFACE.md §2): 414, with the way back.
+    pub fn too_long() -> Self {
+        Page::new(StatusCode::URI_TOO_LONG, "The link you followed is too long")
+            .para("Go back to the service you were using and try again.")
+            .code("invalid_request")
+    }
+
     /// The journey cookie is missing or the journey has expired.
     pub fn session_expired() -> Self {
         Page::new(StatusCode::BAD_REQUEST, "Your session has timed out")
