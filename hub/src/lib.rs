@@ -33,6 +33,7 @@ use std::future::Future;
 
 /// Every route of the hub. A URL's path names the module that serves it.
 pub fn router(state: AppState) -> Router {
+    provider::metrics::handle();
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery::get))
         .route("/.well-known/jwks.json", get(jwks::get))
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/trustmark", get(trustmark::get))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(provider::metrics::get))
         .route(upstream::JWKS_PATH, get(jwks::upstream))
         .route(upstream::CALLBACK_PATH, get(upstream::callback::get))
         .route(
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cancel-link", get(web::choose_provider::cancel))
         .fallback(web::not_found)
         .merge(govuk::router())
+        .route_layer(axum::middleware::from_fn(provider::metrics::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .with_state(state)

@@ -276,3 +276,20 @@ async fn health_and_readiness() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("Page not found"));
 }
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_labelled_by_route_not_by_value() {
+    let app = TestApp::new();
+    app.get("/authorize?client_id=nobody&state=secret-state-value").await;
+    let (status, headers, body) = app.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert!(
+        body.contains("hub_http_requests_total{method=\"GET\",path=\"/authorize\",status=\"400\"}"),
+        "{body}"
+    );
+    assert!(!body.contains("secret-state-value"));
+}

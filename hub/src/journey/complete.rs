@@ -208,6 +208,7 @@ pub async fn issue_code(
     journey.partial = None;
     load::save(state, id, &journey).await?;
     tracing::info!(client_id = %client.client_id, provider = %person.provider_id, vot = %grant.vot, return_code, "code issued");
+    crate::provider::metrics::code_issued(&grant.vot, vector.identity_vot(), return_code);
     Ok(journey
         .request
         .return_to

@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod health;
 pub mod jwks;
 pub mod logout;
+pub mod metrics;
 pub mod token;
 pub mod trustmark;
 pub mod userinfo;

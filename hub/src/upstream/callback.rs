@@ -138,6 +138,7 @@ pub async fn get(
         Ok(identity) => identity,
         Err(e) => return fail_provider(&state, &id, journey, provider, &e.to_string()).await,
     };
+    crate::provider::metrics::provider_outcome(&provider.id, "authenticated");
     let identity_outcome = identity
         .claims
         .get("identity_outcome")
@@ -237,6 +238,7 @@ async fn fail_provider(
     why: &str,
 ) -> Result<Response, HubError> {
     tracing::warn!(provider = %provider.id, reason = why, "provider answer refused");
+    crate::provider::metrics::provider_outcome(&provider.id, "refused");
     journey.go(Status::Started).map_err(|_| Page::session_expired())?;
     if !journey.failed_providers.contains(&provider.id) {
         journey.failed_providers.push(provider.id.clone());
@@ -252,9 +254,17 @@ async fn on_error(
     provider: &Provider,
     outcome: ErrorOutcome,
 ) -> Result<Response, HubError> {
+    let label = match outcome {
+        ErrorOutcome::Denied => "access_denied",
+        ErrorOutcome::LevelNotReached => "level_not_reached",
+        ErrorOutcome::Pending => "pending",
+        ErrorOutcome::FraudSuspected => "fraud_suspected",
+        ErrorOutcome::ProviderFailed => "refused",
+    };
     if outcome == ErrorOutcome::ProviderFailed {
         return fail_provider(state, id, journey, provider, "provider answered with an error").await;
     }
+    crate::provider::metrics::provider_outcome(&provider.id, label);
     journey.go(Status::Started).map_err(|_| Page::session_expired())?;
     let page = match outcome {
         ErrorOutcome::LevelNotReached => {
