@@ -598,7 +598,9 @@ async fn refusals_redirect_with_state_and_iss_and_forcing_overrides_the_page() {
     // Pending and fraud-suspected: the person signed in, so a code comes back; the ID token carries the
     // credential level only and says why in identity_outcome.
     for (outcome, why) in [("pending", "pending"), ("fraud-suspected", "fraud_suspected")] {
-        let tokens = app.code_flow("stub-a", &AuthRequest::default(), "alex-morgan", outcome).await;
+        let tokens = app
+            .code_flow("stub-a", &AuthRequest::default(), "alex-morgan", outcome)
+            .await;
         let claims = keys::peek_claims(tokens["id_token"].as_str().unwrap()).unwrap();
         assert_eq!(claims["identity_outcome"], json!(why), "{outcome}");
         assert_eq!(claims["acr"], json!("Cl.Cm"), "{outcome}");

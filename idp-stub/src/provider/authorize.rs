@@ -434,7 +434,11 @@ mod tests {
             Decision::Code(Level::ClCm),
             "capped at the persona's maximum"
         );
-        assert_eq!(decide(Outcome::Pending, p2, &asked), Decision::Code(Level::ClCm), "credential level only");
+        assert_eq!(
+            decide(Outcome::Pending, p2, &asked),
+            Decision::Code(Level::ClCm),
+            "credential level only"
+        );
         assert_eq!(decide(Outcome::FraudSuspected, p2, &asked), Decision::Code(Level::ClCm));
         let Decision::Refuse(e) = decide(Outcome::Cancel, p2, &asked) else {
             panic!("cancel must refuse")
