@@ -138,7 +138,8 @@ pub async fn exchange(fed: &Federation, code: &str, verifier: &str, assertion: &
     .await
 }
 
-async fn userinfo(fed: &Federation, access_token: &str) -> Result<(u16, Option<String>, Value)> {
+/// GETs the hub's userinfo with a Bearer token: status, `WWW-Authenticate`, body.
+pub async fn userinfo(fed: &Federation, access_token: &str) -> Result<(u16, Option<String>, Value)> {
     let response = reqwest::Client::new()
         .get(format!("{}/userinfo", fed.hub))
         .bearer_auth(access_token)
@@ -153,7 +154,8 @@ async fn userinfo(fed: &Federation, access_token: &str) -> Result<(u16, Option<S
     Ok((status, www, response.json().await.unwrap_or(Value::Null)))
 }
 
-async fn hub_keys(fed: &Federation) -> Result<keys::VerifyingKeys> {
+/// The hub's signing keys from its JWKS.
+pub async fn hub_keys(fed: &Federation) -> Result<keys::VerifyingKeys> {
     let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", fed.hub))
         .await?
         .json()

@@ -428,6 +428,16 @@ impl Agent {
         self.jar.contains_key(name)
     }
 
+    /// A cookie's value in the jar.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.get(name).cloned()
+    }
+
+    /// Puts a cookie in the jar (e.g. one the server told the browser to forget), as a replaying attacker would.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.jar.insert(name.to_string(), value.to_string());
+    }
+
     async fn send(&mut self, request: reqwest::RequestBuilder, url: &str) -> Result<Seen> {
         self.history.push(url.to_string());
         let response = request
