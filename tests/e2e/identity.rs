@@ -586,6 +586,9 @@ temporarily_unavailable = true
             Some(b_name),
             "{locales}"
         );
+        // Welsh names are marked as Welsh for screen readers on an English page.
+        let welsh_label = choose.body.contains("for=\"provider-stub-a\" lang=\"cy\"");
+        assert_eq!(welsh_label, locales.starts_with("cy"), "{locales}");
         // The provider's own page follows the same choice.
         let page = agent
             .submit(&choose, "continue", &[("provider", "stub-a")], Some(TEST_REDIRECT))

@@ -38,6 +38,7 @@ pub fn options(
             unavailable: p.temporarily_unavailable,
             failed: failed.contains(&p.id),
             checked: false,
+            lang: welsh.then_some("cy"),
         })
         .collect();
     if let Some(pos) = last.and_then(|id| list.iter().position(|p| p.id == id && !p.unavailable)) {

@@ -120,6 +120,8 @@ pub struct ProviderOption {
     pub unavailable: bool,
     pub failed: bool,
     pub checked: bool,
+    /// The language of `name` when it differs from the page's (`cy` for Welsh names), for screen readers.
+    pub lang: Option<&'static str>,
 }
 
 /// The provider choice page (DESIGN.md journey step 3).
