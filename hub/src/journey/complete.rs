@@ -60,6 +60,29 @@ fn unavailable(e: impl std::fmt::Display) -> HubError {
     Page::unavailable().into()
 }
 
+/// The choice page's explanation when a provider did not reach the level (INTERFACE.md §9).
+pub fn level_notice(provider_name: &str) -> String {
+    format!(
+        "{provider_name} could not confirm your identity to the level this service needs. You can choose another way."
+    )
+}
+
+/// The page for an identity check that is pending or failed (fraud suspected).
+pub fn identity_page(provider_name: &str, identity_outcome: Option<&str>) -> Page {
+    match identity_outcome {
+        Some("pending") => Page::new(StatusCode::OK, "Your identity check is not finished yet")
+            .para(format!(
+                "{provider_name} is still checking your identity. They will contact you when the check is finished."
+            ))
+            .para("You can return to the service now and try again later.")
+            .code("identity_check_pending"),
+        _ => Page::new(StatusCode::OK, "We could not confirm your identity")
+            .para(format!("{provider_name} could not confirm your identity."))
+            .para("You can return to the service to find other ways to use it.")
+            .code("identity_check_failed"),
+    }
+}
+
 /// After a provider authenticated the person: an assertion if the level is met, else the outcome table.
 pub async fn after_provider(
     state: &AppState,
@@ -85,24 +108,13 @@ pub async fn after_provider(
             journey.go(Status::Authenticated).map_err(|_| Page::session_expired())?;
             return issue_code(state, id, journey, &person, vector, Some(code)).await;
         }
-        let page = match outcome.as_deref() {
-            Some("pending") => Page::new(StatusCode::OK, "Your identity check is not finished yet")
-                .para(format!("{provider_name} is still checking your identity. They will contact you when the check is finished."))
-                .para("You can return to the service now and try again later.")
-                .code("identity_check_pending"),
-            Some(_) => Page::new(StatusCode::OK, "We could not confirm your identity")
-                .para(format!("{provider_name} could not confirm your identity."))
-                .para("You can return to the service to find other ways to use it.")
-                .code("identity_check_failed"),
-            None => {
-                journey.notice = Some(format!(
-                    "{provider_name} could not confirm your identity to the level this service needs. You can choose another way."
-                ));
-                journey.partial = Some(person);
-                load::save(state, id, &journey).await?;
-                return Ok(crate::web::found("/choose-provider"));
-            }
-        };
+        if outcome.is_none() {
+            journey.notice = Some(level_notice(&provider_name));
+            journey.partial = Some(person);
+            load::save(state, id, &journey).await?;
+            return Ok(crate::web::found("/choose-provider"));
+        }
+        let page = identity_page(&provider_name, outcome.as_deref());
         journey.partial = Some(person);
         load::save(state, id, &journey).await?;
         return Ok(page.with_return_link().into_response());

@@ -268,24 +268,12 @@ async fn on_error(
     journey.go(Status::Started).map_err(|_| Page::session_expired())?;
     let page = match outcome {
         ErrorOutcome::LevelNotReached => {
-            journey.notice = Some(format!(
-                "{} could not confirm your identity to the level this service needs. You can choose another way.",
-                provider.name
-            ));
+            journey.notice = Some(complete::level_notice(&provider.name));
             load::save(state, id, &journey).await?;
             return Ok(crate::web::found("/choose-provider"));
         }
-        ErrorOutcome::Pending => Page::new(StatusCode::OK, "Your identity check is not finished yet")
-            .para(format!(
-                "{} is still checking your identity. They will contact you when the check is finished.",
-                provider.name
-            ))
-            .para("You can return to the service now and try again later.")
-            .code("identity_check_pending"),
-        ErrorOutcome::FraudSuspected => Page::new(StatusCode::OK, "We could not confirm your identity")
-            .para(format!("{} could not confirm your identity.", provider.name))
-            .para("You can return to the service to find other ways to use it.")
-            .code("identity_check_failed"),
+        ErrorOutcome::Pending => complete::identity_page(&provider.name, Some("pending")),
+        ErrorOutcome::FraudSuspected => complete::identity_page(&provider.name, Some("fraud_suspected")),
         _ => Page::new(StatusCode::OK, format!("You have not signed in with {}", provider.name))
             .para("You can choose another way to sign in, or return to the service.")
             .code("access_denied")
