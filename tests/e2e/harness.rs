@@ -544,3 +544,55 @@ impl Agent {
         self.follow(seen, stop_at).await
     }
 }
+
+/// Runs `program --version`, failing clearly when it is not installed.
+async fn require_tool(program: &str, why: &str) -> Result<String> {
+    let out = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("`{program}` is not installed or not on PATH: {why}"))?;
+    if !out.status.success() {
+        bail!("`{program} --version` failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Makes a pinned Node project under `tests/` usable: Node at least `min` (major, minor), and its
+/// packages installed with `npm ci` from the lockfile when `node_modules/<package>` is missing.
+/// Callers guard it with a `OnceCell` so one test run installs once.
+pub async fn ensure_node_project(dir: PathBuf, package: &str, min: (u32, u32)) -> Result<()> {
+    let dir = dir.as_path();
+    let why = format!("{} needs Node.js {}.{}+ and npm", dir.display(), min.0, min.1);
+    let node = require_tool("node", &why).await?;
+    let version: Vec<u32> = node
+        .trim_start_matches('v')
+        .split('.')
+        .take(2)
+        .filter_map(|m| m.parse().ok())
+        .collect();
+    if version.len() < 2 || (version[0], version[1]) < min {
+        bail!("node {node} is too old: {why}");
+    }
+    if dir.join("node_modules").join(package).is_dir() {
+        return Ok(());
+    }
+    require_tool("npm", &why).await?;
+    let out = tokio::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running npm ci")?;
+    if !out.status.success() {
+        bail!(
+            "`npm ci --prefix {}` failed:\n{}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}

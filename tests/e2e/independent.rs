@@ -20,61 +20,11 @@ fn rp_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("independent-rp")
 }
 
-/// Runs `program --version`, failing clearly when it is not installed.
-async fn require_tool(program: &str) -> Result<String> {
-    let out = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .with_context(|| {
-            format!(
-                "`{program}` is not installed or not on PATH: the independent-client test needs Node.js 20+ and npm"
-            )
-        })?;
-    if !out.status.success() {
-        bail!("`{program} --version` failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Installs the pinned packages (`npm ci`) once per test run when `node_modules` is missing.
+/// Installs the pinned packages once per test run (see [`crate::harness::ensure_node_project`]).
 async fn ensure_installed() -> Result<()> {
     static INSTALLED: OnceCell<()> = OnceCell::const_new();
     INSTALLED
-        .get_or_try_init(|| async {
-            let node = require_tool("node").await?;
-            let major: u32 = node
-                .trim_start_matches('v')
-                .split('.')
-                .next()
-                .and_then(|m| m.parse().ok())
-                .ok_or_else(|| anyhow!("cannot read the node version from {node:?}"))?;
-            if major < 20 {
-                bail!("node {node} is too old: openid-client 6 needs Node.js 20 or later");
-            }
-            let dir = rp_dir();
-            if dir.join("node_modules").join("openid-client").is_dir() {
-                return Ok(());
-            }
-            require_tool("npm").await?;
-            let out = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .output()
-                .await
-                .context("running npm ci")?;
-            if !out.status.success() {
-                bail!(
-                    "`npm ci --prefix {}` failed:\n{}\n{}",
-                    dir.display(),
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            Ok(())
-        })
+        .get_or_try_init(|| crate::harness::ensure_node_project(rp_dir(), "openid-client", (20, 0)))
         .await
         .map(|_| ())
 }
