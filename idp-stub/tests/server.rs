@@ -151,6 +151,7 @@ async fn serves_over_tcp_and_refetches_client_jwks_on_new_kid() {
     server.await.unwrap().unwrap();
 }
 
+#[allow(clippy::disallowed_methods)] // the test's own reference time
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
