@@ -453,3 +453,95 @@ async fn authentication_failed_at_the_provider_sends_the_service_access_denied()
     assert!(!params.contains_key("code"));
     Ok(())
 }
+
+/// A request object (RFC 9101) for the test client, signed by `key`, with claims overridable.
+fn request_object(fed: &Federation, key: &keys::SigningKey, pkce: &Pkce, overrides: Value) -> Result<String> {
+    let mut claims = json!({
+        "iss": TEST_CLIENT, "aud": format!("{}/authorize", fed.hub),
+        "response_type": "code", "client_id": TEST_CLIENT, "scope": "openid email",
+        "redirect_uri": TEST_REDIRECT, "state": "state-123", "nonce": "nonce-456",
+        "code_challenge": pkce.challenge, "code_challenge_method": "S256",
+    });
+    if let (Some(map), Some(o)) = (claims.as_object_mut(), overrides.as_object()) {
+        for (k, v) in o {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(key.sign_jwt(
+        "oauth-authz-req+jwt",
+        claims.as_object().ok_or_else(|| anyhow!("claims"))?,
+    )?)
+}
+
+fn jar_url(fed: &Federation, jwt: &str, extra: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    ser.extend_pairs([
+        ("response_type", "code"),
+        ("client_id", TEST_CLIENT),
+        ("scope", "openid email"),
+        ("request", jwt),
+    ]);
+    ser.extend_pairs(extra.iter());
+    format!("{}/authorize?{}", fed.hub, ser.finish())
+}
+
+#[tokio::test]
+async fn signed_request_objects_are_honoured_and_bad_ones_get_a_page() -> Result<()> {
+    let fed = Federation::start(StoreKind::Memory).await?;
+    let pkce = Pkce::new();
+
+    // A good object: the journey runs on the object's parameters to a code for its state.
+    let mut agent = Agent::new()?;
+    let good = request_object(&fed, &fed.client_key, &pkce, json!({}))?;
+    let page = to_provider_page(&mut agent, &jar_url(&fed, &good, &[]), "stub-a").await?;
+    let done = finish(&mut agent, &page, "success").await?;
+    let code = code_of(&fed, &done)?;
+    let (status, body) = exchange(&fed, &code, &pkce.verifier, &fed.assertion(json!({}))?).await?;
+    assert_eq!(status, 200, "{body}");
+
+    // Bad objects: a 400 page, never a redirect (the redirect URI inside cannot be trusted).
+    let other = keys::SigningKey::generate()?;
+    let cases = [
+        (
+            "signed by another key",
+            jar_url(&fed, &request_object(&fed, &other, &pkce, json!({}))?, &[]),
+        ),
+        (
+            "wrong aud",
+            jar_url(
+                &fed,
+                &request_object(
+                    &fed,
+                    &fed.client_key,
+                    &pkce,
+                    json!({"aud": "https://elsewhere.example"}),
+                )?,
+                &[],
+            ),
+        ),
+        (
+            "expired",
+            jar_url(
+                &fed,
+                &request_object(&fed, &fed.client_key, &pkce, json!({"exp": 1000}))?,
+                &[],
+            ),
+        ),
+        ("state beside the object", jar_url(&fed, &good, &[("state", "other")])),
+        (
+            "unsigned",
+            jar_url(
+                &fed,
+                &format!("{}.", good.rsplit_once('.').map(|(h, _)| h).unwrap_or_default()),
+                &[],
+            ),
+        ),
+    ];
+    for (name, url) in cases {
+        let seen = Agent::new()?.get(&url).await?;
+        assert_eq!(seen.status, 400, "{name}");
+        assert!(seen.location.is_none(), "{name} redirected");
+        assert!(seen.body.contains("govuk-heading-l"), "{name}: not a page");
+    }
+    Ok(())
+}

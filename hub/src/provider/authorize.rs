@@ -139,10 +139,10 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
         ));
     }
     if params.request.is_some() {
-        return Err(Refusal::Redirect(
-            to.clone(),
-            ErrorCode::InvalidRequest,
-            "request objects are not supported yet".into(),
+        // Request objects are verified and merged before validation; one left here was not.
+        return Err(Refusal::Page(
+            "There is a problem with the service you came from",
+            "Its signed request could not be checked.".into(),
         ));
     }
     match non_empty(&params.response_type) {
@@ -304,9 +304,47 @@ pub fn sso_vector(
     crate::vtr::met(session_vector, &request.vtr).copied()
 }
 
+/// Verifies and unpacks a request object (RFC 9101); any failure is a 400 page.
+async fn unpack_request_object(state: &AppState, params: Params) -> Result<Params, HubError> {
+    let Some(jwt) = params.request.clone() else {
+        return Ok(params);
+    };
+    let refuse = |why: &str| {
+        tracing::info!(
+            client_id = params.client_id.as_deref().unwrap_or_default(),
+            reason = why,
+            "request object refused"
+        );
+        Refusal::Page(
+            "There is a problem with the service you came from",
+            format!("Its signed request was refused: {why}."),
+        )
+        .into_error(&state.config.issuer)
+    };
+    let client = params
+        .client_id
+        .as_deref()
+        .and_then(|id| state.clients.get(id))
+        .ok_or_else(|| refuse("unknown client"))?;
+    let claims = super::client_auth::verify_client_jwt(state, client, &jwt)
+        .await
+        .map_err(|_| refuse("bad signature"))?;
+    super::request_object::merge(&params, &claims, &state.config.issuer, state.now()).map_err(refuse)
+}
+
 async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Response, HubError> {
     let issuer = &state.config.issuer;
+    let by_object = params.request.is_some();
+    let params = unpack_request_object(&state, params).await?;
     let request = validate(&params, &state.clients).map_err(|r| r.into_error(issuer))?;
+    if !by_object && state.clients.get(&request.client_id).is_some_and(|c| c.jar_required) {
+        return Err(Refusal::Redirect(
+            request.return_to,
+            ErrorCode::InvalidRequest,
+            "this client must send a signed request object".into(),
+        )
+        .into_error(issuer));
+    }
     let unavailable = |to: ReturnTo| {
         Refusal::Redirect(
             to,

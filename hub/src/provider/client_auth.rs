@@ -114,6 +114,19 @@ pub fn check_assertion_claims(
     })
 }
 
+/// Verifies a JWT signed by a client (a client assertion or a request object) with the client's registered
+/// keys: its `jwks_uri` (cached, refetched on an unknown `kid`) or its PEM `public_key`, `alg` pinned per key.
+pub async fn verify_client_jwt(state: &AppState, client: &Client, token: &str) -> Result<Map<String, Value>, String> {
+    let verified = match (&client.jwks_uri, &client.public_key) {
+        (Some(uri), _) => state.client_keys.verify(uri, token).await.map_err(|e| e.to_string()),
+        (None, Some(pem)) => keys::VerifyingKey::from_pem(pem.as_bytes(), None)
+            .and_then(|k| keys::VerifyingKeys::new(vec![k]).verify(token))
+            .map_err(|e| e.to_string()),
+        (None, None) => Err("no key registered".to_string()),
+    };
+    verified.map(|(_, claims)| claims)
+}
+
 /// Authenticates the client of a token request, returning its registration.
 pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Result<&'a Client, HubError> {
     let basic = presented.is_basic();
@@ -147,18 +160,7 @@ pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Res
             if assertion_type.as_deref() != Some(JWT_BEARER) {
                 return Err(invalid_client(false, "client_assertion_type must be jwt-bearer"));
             }
-            let verified = match (&client.jwks_uri, &client.public_key) {
-                (Some(uri), _) => state
-                    .client_keys
-                    .verify(uri, assertion)
-                    .await
-                    .map_err(|e| e.to_string()),
-                (None, Some(pem)) => keys::VerifyingKey::from_pem(pem.as_bytes(), None)
-                    .and_then(|k| keys::VerifyingKeys::new(vec![k]).verify(assertion))
-                    .map_err(|e| e.to_string()),
-                (None, None) => Err("no key registered".to_string()),
-            };
-            let (_, claims) = verified.map_err(|e| {
+            let claims = verify_client_jwt(state, client, assertion).await.map_err(|e| {
                 tracing::info!(client_id = %client.client_id, error = %e, "client assertion refused");
                 invalid_client(false, "client assertion signature is invalid")
             })?;

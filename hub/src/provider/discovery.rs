@@ -27,7 +27,8 @@ pub fn document(config: &Config) -> Value {
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
-        "request_parameter_supported": false,
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": ["ES256", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": true,
         "claims_supported": [

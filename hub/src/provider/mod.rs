@@ -10,6 +10,7 @@ pub mod health;
 pub mod jwks;
 pub mod logout;
 pub mod metrics;
+pub mod request_object;
 pub mod token;
 pub mod trustmark;
 pub mod userinfo;
