@@ -20,6 +20,8 @@ pub struct HubKeys {
     pub signing: SigningKey,
     /// Signs the hub's client assertions to providers (published at `/upstream/jwks.json`).
     pub upstream: SigningKey,
+    /// Signs ID tokens for services registered for RS256 (published beside `signing`).
+    pub signing_rs256: SigningKey,
     /// Signs identity credentials (`coreIdentityJWT`); published in the DID document.
     pub identity: SigningKey,
     /// The secret behind pairwise subjects; never leaves the hub.
@@ -32,6 +34,17 @@ impl HubKeys {
         let signing = SigningKey::load_or_generate(&dir.join("hub-signing.pem"))?;
         let upstream = SigningKey::load_or_generate(&dir.join("hub-upstream.pem"))?;
         let identity = SigningKey::load_or_generate(&dir.join("hub-identity.pem"))?;
+        let signing_rs256 = SigningKey::load_or_generate_rs256(&dir.join("hub-signing-rs256.pem"))?;
+        if signing.alg() != "ES256"
+            || identity.alg() != "ES256"
+            || upstream.alg() != "ES256"
+            || signing_rs256.alg() != "RS256"
+        {
+            anyhow::bail!(
+                "{}: hub-signing, hub-identity and hub-upstream must be P-256 keys, hub-signing-rs256 an RSA key",
+                dir.display()
+            );
+        }
         let secret_path = dir.join("pairwise.secret");
         if !secret_path.exists() {
             let secret = crate::ids::random_token();
@@ -50,6 +63,7 @@ impl HubKeys {
             signing,
             upstream,
             identity,
+            signing_rs256,
             pairwise_secret,
         })
     }
@@ -143,6 +157,15 @@ impl AppState {
             store,
             clock,
         })))
+    }
+
+    /// The key that signs ID tokens for a client (`id_token_signing_alg`, INTERFACE.md §4).
+    pub fn id_token_key(&self, client: &crate::registry::Client) -> &keys::SigningKey {
+        if client.id_token_signing_alg == "RS256" {
+            &self.keys.signing_rs256
+        } else {
+            &self.keys.signing
+        }
     }
 
     /// The pairwise `sub` of a person for a client's sector (INTERFACE.md §4).

@@ -8,10 +8,7 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use josekit::{
     jwk::Jwk,
-    jws::{
-        alg::ecdsa::EcdsaJwsSigner, JwsHeader, JwsVerifier, ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384,
-        RS512,
-    },
+    jws::{JwsHeader, JwsSigner, JwsVerifier, ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512},
     jwt::JwtPayload,
 };
 use serde_json::{Map, Value};
@@ -44,50 +41,77 @@ pub const ACCEPTED_ALGS: &[&str] = &[
     "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
 ];
 
-/// An ES256 (P-256) private key with its thumbprint key id. `Debug` never shows the private key.
+/// A private signing key (ES256 on P-256, or RS256 for services that need RSA) with its thumbprint key
+/// id. `Debug` never shows the private key.
 pub struct SigningKey {
     kid: String,
-    signer: EcdsaJwsSigner,
+    alg: &'static str,
+    signer: Box<dyn JwsSigner>,
     public_jwk: Jwk,
     private_pem: Vec<u8>,
+    public_pem: Vec<u8>,
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
-            .field("alg", &"ES256")
+            .field("alg", &self.alg)
             .finish_non_exhaustive()
     }
+}
+
+fn invalid(e: impl fmt::Display) -> KeyError {
+    KeyError::InvalidKey(e.to_string())
 }
 
 impl SigningKey {
     /// A fresh P-256 key pair from the operating system's random source.
     pub fn generate() -> Result<Self, KeyError> {
-        let pair = ES256
-            .generate_key_pair()
-            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
+        let pair = ES256.generate_key_pair().map_err(invalid)?;
         Self::from_pem(&pair.to_pem_private_key())
     }
 
-    /// Loads a PKCS#8 (or SEC1) PEM private key.
+    /// A fresh 2048-bit RSA key pair, for RS256 (ID tokens for services registered for RS256).
+    pub fn generate_rs256() -> Result<Self, KeyError> {
+        let pair = RS256.generate_key_pair(2048).map_err(invalid)?;
+        Self::from_pem(&pair.to_pem_private_key())
+    }
+
+    /// Loads a PKCS#8 (or SEC1 / PKCS#1) PEM private key: a P-256 key signs ES256, an RSA key RS256.
     pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
-        let pair = ES256
-            .key_pair_from_pem(pem)
-            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
-        let signer = ES256
-            .signer_from_pem(pem)
-            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
-        let mut public_jwk = pair.to_jwk_public_key();
+        let (alg, signer, mut public_jwk, private_pem, public_pem): (_, Box<dyn JwsSigner>, _, _, _) =
+            if let Ok(pair) = ES256.key_pair_from_pem(pem) {
+                let signer = ES256.signer_from_pem(pem).map_err(invalid)?;
+                (
+                    "ES256",
+                    Box::new(signer),
+                    pair.to_jwk_public_key(),
+                    pair.to_pem_private_key(),
+                    pair.to_pem_public_key(),
+                )
+            } else {
+                let pair = RS256.key_pair_from_pem(pem).map_err(invalid)?;
+                let signer = RS256.signer_from_pem(pem).map_err(invalid)?;
+                (
+                    "RS256",
+                    Box::new(signer),
+                    pair.to_jwk_public_key(),
+                    pair.to_pem_private_key(),
+                    pair.to_pem_public_key(),
+                )
+            };
         let kid = thumbprint(&public_jwk)?;
         public_jwk.set_key_id(&kid);
         public_jwk.set_key_use("sig");
-        public_jwk.set_algorithm("ES256");
+        public_jwk.set_algorithm(alg);
         Ok(Self {
             kid,
+            alg,
             signer,
             public_jwk,
-            private_pem: pair.to_pem_private_key(),
+            private_pem,
+            public_pem,
         })
     }
 
@@ -111,6 +135,16 @@ impl SigningKey {
         Ok(key)
     }
 
+    /// Like [`SigningKey::load_or_generate`], generating an RSA key for RS256 when missing.
+    pub fn load_or_generate_rs256(path: &Path) -> Result<Self, KeyError> {
+        if path.exists() {
+            return Self::load(path);
+        }
+        let key = Self::generate_rs256()?;
+        key.write_pem(path)?;
+        Ok(key)
+    }
+
     /// Writes the private key as PKCS#8 PEM, readable by the owner only.
     pub fn write_pem(&self, path: &Path) -> Result<(), KeyError> {
         let io = |source| KeyError::Io {
@@ -130,7 +164,7 @@ impl SigningKey {
 
     /// The algorithm this key is pinned to.
     pub fn alg(&self) -> &'static str {
-        "ES256"
+        self.alg
     }
 
     /// The public key as a JWK object with `kid`, `use: sig` and `alg`.
@@ -140,13 +174,10 @@ impl SigningKey {
 
     /// The public key as SubjectPublicKeyInfo PEM, for registering with a peer.
     pub fn public_pem(&self) -> Result<String, KeyError> {
-        let pair = ES256
-            .key_pair_from_pem(&self.private_pem)
-            .map_err(|e| KeyError::InvalidKey(e.to_string()))?;
-        String::from_utf8(pair.to_pem_public_key()).map_err(|e| KeyError::InvalidKey(e.to_string()))
+        String::from_utf8(self.public_pem.clone()).map_err(invalid)
     }
 
-    /// Signs `claims` as a compact JWS with header `{alg: ES256, typ, kid}`.
+    /// Signs `claims` as a compact JWS with header `{alg, typ, kid}`.
     pub fn sign_jwt(&self, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
         self.sign_jwt_with_kid(typ, &self.kid, claims)
     }
@@ -157,7 +188,8 @@ impl SigningKey {
         header.set_token_type(typ);
         header.set_key_id(kid);
         let payload = JwtPayload::from_map(claims.clone()).map_err(|e| KeyError::Signing(e.to_string()))?;
-        josekit::jwt::encode_with_signer(&payload, &header, &self.signer).map_err(|e| KeyError::Signing(e.to_string()))
+        josekit::jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
+            .map_err(|e| KeyError::Signing(e.to_string()))
     }
 }
 
@@ -491,6 +523,18 @@ mod tests {
             keys.verify(&ps_token),
             Err(KeyError::AlgorithmMismatch { .. })
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn rs256_signing_keys_round_trip() -> Result<(), KeyError> {
+        let key = SigningKey::generate_rs256()?;
+        assert_eq!(key.alg(), "RS256");
+        let again = SigningKey::from_pem(key.public_pem()?.as_bytes());
+        assert!(again.is_err(), "a public key is not a signing key");
+        let token = key.sign_jwt("JWT", &claims())?;
+        let (header, _) = VerifyingKeys::from_jwks(&jwks([&key]))?.verify(&token)?;
+        assert_eq!((header.alg.as_str(), header.kid.as_deref()), ("RS256", Some(key.kid())));
         Ok(())
     }
 

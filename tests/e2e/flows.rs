@@ -545,3 +545,52 @@ async fn signed_request_objects_are_honoured_and_bad_ones_get_a_page() -> Result
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_service_registered_for_rs256_gets_rs256_id_tokens_verifiable_from_the_jwks() -> Result<()> {
+    let fed = Federation::start_with(crate::harness::Options {
+        extra_clients: format!(
+            r#"
+[[clients]]
+client_id = "rs256-client"
+client_name = "An RSA-only service"
+redirect_uris = ["{TEST_REDIRECT}"]
+scopes = ["openid", "email"]
+id_token_signing_alg = "RS256"
+public_key = """
+{}"""
+"#,
+            crate::harness::TEST_CLIENT_PUBLIC_KEY
+        ),
+        ..crate::harness::Options::default()
+    })
+    .await?;
+    let pkce = Pkce::new();
+    let mut agent = Agent::new()?;
+    let url = authorize_url(&fed, &pkce, &[("client_id", Some("rs256-client"))]);
+    let page = to_provider_page(&mut agent, &url, "stub-a").await?;
+    let code = code_of(&fed, &finish(&mut agent, &page, "success").await?)?;
+    let assertion = fed.assertion(json!({"iss": "rs256-client", "sub": "rs256-client"}))?;
+    let (status, body) = token(
+        &fed,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", TEST_REDIRECT),
+            ("code_verifier", &pkce.verifier),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ],
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    let (header, claims) = hub_keys(&fed)
+        .await?
+        .verify(body["id_token"].as_str().unwrap_or_default())?;
+    assert_eq!(header.alg, "RS256");
+    assert_eq!(claims["aud"], "rs256-client");
+    Ok(())
+}

@@ -25,7 +25,7 @@ pub fn document(config: &Config) -> Value {
         "scopes_supported": ["openid", "email", "phone"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_post"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "code_challenge_methods_supported": ["S256"],
         "request_parameter_supported": true,
         "request_object_signing_alg_values_supported": ["ES256", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],

@@ -7,7 +7,10 @@ use axum::{extract::State, response::Response, Json};
 
 /// The hub's public signing keys.
 pub async fn get(State(state): State<AppState>) -> Response {
-    cached(Json(keys::jwks([&state.keys.signing])), "public, max-age=86400")
+    cached(
+        Json(keys::jwks([&state.keys.signing, &state.keys.signing_rs256])),
+        "public, max-age=86400",
+    )
 }
 
 /// The hub's client-authentication key, for providers' `jwks_uri` registration.

@@ -29,11 +29,10 @@ pub struct Params {
 /// Where the person goes after logout: a registered URI (with `state`), or `None` for the hub's page.
 pub fn destination(state: &AppState, params: &Params) -> Option<String> {
     let hint = params.id_token_hint.as_deref()?;
-    let verified = keys::VerifyingKeys::new(vec![
-        keys::VerifyingKey::from_jwk(&state.keys.signing.public_jwk()).ok()?
-    ])
-    .verify(hint)
-    .ok()?;
+    let verified = keys::VerifyingKeys::from_jwks(&keys::jwks([&state.keys.signing, &state.keys.signing_rs256]))
+        .ok()?
+        .verify(hint)
+        .ok()?;
     let (_, claims) = verified;
     if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
         return None;

@@ -259,8 +259,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         map.insert("nonce".into(), json!(nonce));
     }
     let id_token = state
-        .keys
-        .signing
+        .id_token_key(client)
         .sign_jwt("JWT", claims.as_object().unwrap_or(&Map::new()))
         .map_err(|e| HubError::json(ErrorCode::ServerError, format!("could not sign: {e}")))?;
     let body = json!({

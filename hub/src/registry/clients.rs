@@ -235,12 +235,6 @@ impl ClientRegistry {
             if !matches!(client.id_token_signing_alg.as_str(), "ES256" | "RS256") {
                 return Err(fail("id_token_signing_alg", "must be ES256 or RS256"));
             }
-            if client.id_token_signing_alg == "RS256" {
-                return Err(fail(
-                    "id_token_signing_alg",
-                    "RS256 ID tokens need an RSA hub key, which this deployment has not configured",
-                ));
-            }
             if clients.insert(id.clone(), client).is_some() {
                 return Err(format!("client {id:?}: duplicate client_id"));
             }

@@ -12,11 +12,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write a new ES256 (P-256) private key as PKCS#8 PEM (mode 0600) and print its key id.
+    /// Write a new private key as PKCS#8 PEM (mode 0600) and print its key id.
     Generate {
         /// Where to write the private key; refuses to overwrite an existing file.
         #[arg(long)]
         out: PathBuf,
+        /// ES256 (P-256, the default) or RS256 (RSA 2048).
+        #[arg(long, default_value = "ES256", value_parser = ["ES256", "RS256"])]
+        alg: String,
     },
     /// Print the JWKS of the public halves of the given private keys.
     Jwks { files: Vec<PathBuf> },
@@ -39,8 +42,12 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<(), keys::KeyError> {
     match cli.command {
-        Command::Generate { out } => {
-            let key = keys::SigningKey::generate()?;
+        Command::Generate { out, alg } => {
+            let key = if alg == "RS256" {
+                keys::SigningKey::generate_rs256()?
+            } else {
+                keys::SigningKey::generate()?
+            };
             key.write_pem(&out)?;
             println!("{}", key.kid());
         }
