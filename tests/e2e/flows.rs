@@ -594,3 +594,99 @@ public_key = """
     assert_eq!(claims["aud"], "rs256-client");
     Ok(())
 }
+
+#[tokio::test]
+async fn client_secret_post_and_basic_clients_authenticate_with_their_secret() -> Result<()> {
+    let secret = "a-client-secret-long-enough-to-be-hard-to-guess";
+    let hash = keys::hash_secret(secret)?;
+    let fed = Federation::start_with(crate::harness::Options {
+        extra_clients: format!(
+            r#"
+[[clients]]
+client_id = "secret-post"
+client_name = "A secret-post service"
+redirect_uris = ["{TEST_REDIRECT}"]
+token_endpoint_auth_method = "client_secret_post"
+client_secret_hash = "{hash}"
+
+[[clients]]
+client_id = "secret-basic"
+client_name = "A generic OIDC service"
+redirect_uris = ["{TEST_REDIRECT}"]
+profile = "oidc-basic"
+token_endpoint_auth_method = "client_secret_basic"
+client_secret_hash = "{hash}"
+"#
+        ),
+        ..crate::harness::Options::default()
+    })
+    .await?;
+    let http = reqwest::Client::new();
+    for client_id in ["secret-post", "secret-basic"] {
+        let pkce = Pkce::new();
+        let mut agent = Agent::new()?;
+        let url = authorize_url(
+            &fed,
+            &pkce,
+            &[("client_id", Some(client_id)), ("scope", Some("openid"))],
+        );
+        let page = to_provider_page(&mut agent, &url, "stub-a").await?;
+        let code = code_of(&fed, &finish(&mut agent, &page, "success").await?)?;
+        let form = |secret: &str| {
+            let mut f = vec![
+                ("grant_type", "authorization_code".to_string()),
+                ("code", code.clone()),
+                ("redirect_uri", TEST_REDIRECT.to_string()),
+                ("code_verifier", pkce.verifier.clone()),
+            ];
+            if client_id == "secret-post" {
+                f.push(("client_id", client_id.to_string()));
+                f.push(("client_secret", secret.to_string()));
+            }
+            f
+        };
+        let send = |secret: &'static str| {
+            let request = http.post(format!("{}/token", fed.hub)).form(&form(secret));
+            if client_id == "secret-basic" {
+                request.basic_auth(client_id, Some(secret))
+            } else {
+                request
+            }
+        };
+        let wrong = send("not-the-secret").send().await?;
+        let status = wrong.status().as_u16();
+        let www = wrong.headers().get("www-authenticate").is_some();
+        let body: Value = wrong.json().await?;
+        assert_eq!(body["error"], "invalid_client", "{client_id}");
+        // RFC 6749 §5.2: 401 with WWW-Authenticate when the client used HTTP Basic; One Login's 400 otherwise.
+        assert_eq!(
+            (status, www),
+            if client_id == "secret-basic" {
+                (401, true)
+            } else {
+                (400, false)
+            },
+            "{client_id}"
+        );
+        let right = send("a-client-secret-long-enough-to-be-hard-to-guess").send().await?;
+        assert_eq!(right.status().as_u16(), 200, "{client_id}: {}", right.text().await?);
+    }
+    // A client that authenticates with a secret cannot ask for an identity level.
+    let mut agent = Agent::new()?;
+    let seen = agent
+        .get(&authorize_url(
+            &fed,
+            &Pkce::new(),
+            &[
+                ("client_id", Some("secret-post")),
+                ("scope", Some("openid")),
+                ("vtr", Some(r#"["Cl.Cm.P2"]"#)),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        seen.location_params().get("error").map(String::as_str),
+        Some("invalid_request")
+    );
+    Ok(())
+}
