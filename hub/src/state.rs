@@ -122,11 +122,14 @@ impl AppState {
         let providers = ProviderRegistry::load(&config.providers_file)?;
         let keys = HubKeys::load_or_generate(&config.keys_dir)?;
         let store: Store = match &config.redis_url {
-            Some(url) => Arc::new(
-                RedisStore::connect(url, &config.redis_prefix)
-                    .await
-                    .with_context(|| format!("connecting to Redis at {url}"))?,
-            ),
+            Some(url) => {
+                let store =
+                    RedisStore::new(url, &config.redis_prefix).map_err(|e| anyhow::anyhow!("field redis_url: {e}"))?;
+                if let Err(e) = crate::store::SessionStore::ping(&store).await {
+                    tracing::warn!(error = %e, "Redis does not answer yet; serving 'try again' until it does");
+                }
+                Arc::new(store)
+            }
             None => Arc::new(MemoryStore::new()),
         };
         Self::new(config, clients, providers, keys, store, Arc::new(SystemClock))

@@ -94,6 +94,8 @@ pub struct Options {
     pub extra_clients: String,
     /// Extra `[[providers]]` TOML appended to the hub's provider registry (placeholders: see [`expand`]).
     pub extra_providers: String,
+    /// The Redis the hub uses with [`StoreKind::Redis`] (default: [`redis_url`]).
+    pub redis_url: Option<String>,
 }
 
 impl Default for Options {
@@ -102,6 +104,7 @@ impl Default for Options {
             store: StoreKind::Memory,
             extra_clients: String::new(),
             extra_providers: String::new(),
+            redis_url: None,
         }
     }
 }
@@ -240,7 +243,7 @@ public_key = """
         if let Some(prefix) = &redis_prefix {
             hub_toml.push_str(&format!(
                 "redis_url = \"{}\"\nredis_prefix = \"{prefix}\"\n",
-                redis_url()
+                options.redis_url.clone().unwrap_or_else(redis_url)
             ));
         }
         std::fs::write(p("hub.toml"), hub_toml)?;

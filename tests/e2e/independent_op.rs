@@ -314,6 +314,7 @@ async fn independent_certified_provider_works_upstream_for_cl_cm_and_p2() -> Res
         store: StoreKind::Memory,
         extra_clients: client_entry(&client_key.public_pem()?),
         extra_providers: provider_entry(&issuer),
+        ..Options::default()
     })
     .await?;
     let op = IndependentOp::start(port, &fed.hub).await?;

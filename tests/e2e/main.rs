@@ -8,3 +8,4 @@ mod identity;
 mod independent;
 mod independent_op;
 mod logout;
+mod resilience;

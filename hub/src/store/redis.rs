@@ -9,10 +9,12 @@ use std::time::Duration;
 /// How long one Redis command may take before the hub gives up and says "try again".
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Redis-backed [`SessionStore`].
+/// Redis-backed [`SessionStore`]. The connection is made on first use and remade after a failure, so a
+/// hub started while Redis is down serves "try again" until Redis answers, then recovers by itself.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    client: redis::Client,
+    conn: std::sync::Arc<tokio::sync::RwLock<Option<ConnectionManager>>>,
     prefix: String,
 }
 
@@ -29,22 +31,47 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`); keys are written under `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+    /// A store for `url` (e.g. `redis://127.0.0.1:6379/0`) writing keys under `prefix`. Only a malformed URL
+    /// fails here; the connection is made on first use.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
+        Ok(Self {
+            client,
+            conn: Default::default(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// A store for `url`, connected now: fails when Redis does not answer.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let store = Self::new(url, prefix)?;
+        store.connection().await?;
+        Ok(store)
+    }
+
+    /// The shared multiplexed connection, made if there is none yet.
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        if let Some(conn) = self.conn.read().await.as_ref() {
+            return Ok(conn.clone());
+        }
+        let mut slot = self.conn.write().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(COMMAND_TIMEOUT)
             .set_response_timeout(COMMAND_TIMEOUT)
             .set_number_of_retries(2)
             .set_max_delay(1000);
-        let conn = tokio::time::timeout(COMMAND_TIMEOUT * 2, ConnectionManager::new_with_config(client, config))
-            .await
-            .map_err(unavailable)?
-            .map_err(unavailable)?;
-        Ok(Self {
-            conn,
-            prefix: prefix.to_string(),
-        })
+        let conn = tokio::time::timeout(
+            COMMAND_TIMEOUT * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
+        *slot = Some(conn.clone());
+        Ok(conn)
     }
 
     fn key(&self, key: &str) -> String {
@@ -66,13 +93,13 @@ fn px(ttl: Duration) -> SetExpiry {
 #[async_trait::async_trait]
 impl SessionStore for RedisStore {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.connection().await?;
         let opts = SetOptions::default().with_expiration(px(ttl));
         self.run(c.set_options::<_, _, ()>(self.key(key), value, opts)).await
     }
 
     async fn put_if_absent(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.connection().await?;
         let opts = SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(px(ttl));
@@ -81,7 +108,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn replace(&self, key: &str, value: Vec<u8>) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.connection().await?;
         let opts = SetOptions::default()
             .conditional_set(redis::ExistenceCheck::XX)
             .with_expiration(SetExpiry::KEEPTTL);
@@ -90,22 +117,22 @@ impl SessionStore for RedisStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.connection().await?;
         self.run(c.get(self.key(key))).await
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.connection().await?;
         self.run(c.get_del(self.key(key))).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.connection().await?;
         self.run(c.del::<_, ()>(self.key(key))).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.connection().await?;
         self.run(redis::cmd("PING").query_async::<String>(&mut c))
             .await
             .map(|_| ())
