@@ -295,6 +295,17 @@ public_key = """
         Ok(fed)
     }
 
+    /// Starts another hub instance on a free port with the same configuration, keys and store (as behind a
+    /// load balancer) and returns its base URL. Its issuer is the first instance's.
+    pub async fn start_another_hub(&mut self) -> Result<String> {
+        let port = free_port()?;
+        let config = self._dir.path().join("hub.toml").display().to_string();
+        self.spawn("hub", &["--config", &config, "--listen", &format!("127.0.0.1:{port}")])?;
+        let base = format!("http://127.0.0.1:{port}");
+        wait_healthy(&base).await?;
+        Ok(base)
+    }
+
     fn spawn(&mut self, name: &str, args: &[&str]) -> Result<()> {
         let mut child = Command::new(binary(name)?)
             .args(args)

@@ -174,3 +174,80 @@ async fn a_hub_started_before_redis_serves_try_again_then_recovers() -> Result<(
     assert!(ready, "/readyz did not recover");
     Ok(())
 }
+
+/// DESIGN.md "Scale": instances are stateless and share Redis, so each step of one sign-in may land on a
+/// different instance (no sticky sessions), and single-use rules hold across instances.
+#[tokio::test]
+async fn one_sign_in_across_two_hub_instances_sharing_redis() -> Result<()> {
+    let mut fed = Federation::start(StoreKind::Redis).await?;
+    let other = fed.start_another_hub().await?;
+    let pkce = Pkce::new();
+    let mut agent = Agent::new()?;
+
+    // /authorize on instance A; the choice page and the provider hand-off on instance B.
+    let first = agent.get(&authorize_url(&fed, &pkce, &[])).await?;
+    assert_eq!(
+        first.location.as_deref(),
+        Some(format!("{}/choose-provider", fed.hub).as_str())
+    );
+    let choose = agent.get(&format!("{other}/choose-provider")).await?;
+    assert_eq!(choose.status, 200, "{}", choose.body);
+    let stub_page = agent
+        .submit(&choose, "continue", &[("provider", "stub-a")], Some(TEST_REDIRECT))
+        .await?;
+    assert!(
+        stub_page.url.starts_with(&format!("{}/stub-a/authorize", fed.stub)),
+        "at {}",
+        stub_page.url
+    );
+    // The provider returns to the registered callback (instance A), which finds the journey B started.
+    let done = crate::flows::finish(&mut agent, &stub_page, "success").await?;
+    let code = crate::flows::code_of(&fed, &done)?;
+
+    // The code is redeemed at instance B; replaying it at A fails; the assertion's jti is shared too.
+    let assertion = fed.assertion(serde_json::json!({}))?;
+    let form = |assertion: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.clone()),
+            ("redirect_uri", TEST_REDIRECT.to_string()),
+            ("code_verifier", pkce.verifier.clone()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
+            ("client_assertion", assertion.to_string()),
+        ]
+    };
+    let http = reqwest::Client::new();
+    let at_b = http
+        .post(format!("{other}/token"))
+        .form(&form(&assertion))
+        .send()
+        .await?;
+    assert_eq!(at_b.status().as_u16(), 200);
+    let replay_jti: serde_json::Value = http
+        .post(format!("{}/token", fed.hub))
+        .form(&form(&assertion))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        replay_jti["error"], "invalid_client",
+        "the jti used at B was accepted at A"
+    );
+    let fresh = fed.assertion(serde_json::json!({}))?;
+    let replay_code: serde_json::Value = http
+        .post(format!("{}/token", fed.hub))
+        .form(&form(&fresh))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        replay_code["error"], "invalid_grant",
+        "the code redeemed at B was redeemed again at A"
+    );
+    Ok(())
+}
