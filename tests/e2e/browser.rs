@@ -92,7 +92,8 @@ impl Browser {
 
     /// Waits for the page at a URL starting with `prefix`.
     pub async fn wait_for_url(&self, prefix: &str) -> Result<String> {
-        for _ in 0..200 {
+        // A ceiling for a loaded 2-core machine, not a timing assertion.
+        for _ in 0..600 {
             let url = self.client.current_url().await?.to_string();
             if url.starts_with(prefix) {
                 return Ok(url);
@@ -108,7 +109,7 @@ impl Browser {
     pub async fn click(&self, css: &str) -> Result<()> {
         self.client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Css(css))
             .await
             .with_context(|| format!("waiting for {css}"))?
@@ -122,7 +123,7 @@ impl Browser {
         Ok(self
             .client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Css(css))
             .await?
             .text()

@@ -48,8 +48,28 @@ impl Drop for Federation {
 }
 
 /// A free TCP port on loopback.
+///
+/// Ports come from below the kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`, 32768
+/// and up by default) and from a counter shared by every test in this process: a port handed out cannot
+/// be taken meanwhile by another test's server, nor by the local end of some outgoing connection, between
+/// this check and the child process binding it.
 pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 20000;
+    const HIGH: u16 = 32000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    if NEXT.load(Ordering::SeqCst) == 0 {
+        let start = LOW + (std::process::id() % u32::from(HIGH - LOW)) as u16;
+        let _ = NEXT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    for _ in 0..(HIGH - LOW) {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = LOW + (port.wrapping_sub(LOW)) % (HIGH - LOW);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port between {LOW} and {HIGH}")
 }
 
 /// The directory holding the workspace's binaries (`target/debug`), next to this test's `deps/`.
@@ -348,7 +368,7 @@ pub fn assertion_with(key: &keys::SigningKey, hub: &str, overrides: serde_json::
 
 async fn wait_healthy(base: &str) -> Result<()> {
     let client = reqwest::Client::new();
-    for _ in 0..200 {
+    for _ in 0..600 {
         if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
             if r.status().is_success() {
                 return Ok(());
@@ -356,7 +376,7 @@ async fn wait_healthy(base: &str) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("{base} did not become healthy in 10 s")
+    bail!("{base} did not become healthy in 30 s (did the process fail to start? its stderr is above)")
 }
 
 /// One response, as the agent saw it.
