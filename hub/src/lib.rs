@@ -59,8 +59,18 @@ pub fn router(state: AppState) -> Router {
         .merge(govuk::router())
         .route_layer(axum::middleware::from_fn(provider::metrics::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
-        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(()),
+        )
         .with_state(state)
+}
+
+/// The tracing span of one request: method and path only. Query strings carry codes, states and
+/// `login_hint`s, which must not reach the logs (DESIGN.md, logging rules).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
 }
 
 /// Serves the hub on `listener` until `shutdown` completes.

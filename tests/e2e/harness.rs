@@ -11,6 +11,7 @@ use std::{
     net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -35,6 +36,7 @@ pub struct Federation {
     /// The key the test client signs its assertions with.
     pub client_key: keys::SigningKey,
     children: Vec<(String, Child)>,
+    hub_log: Option<Arc<Mutex<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -116,6 +118,8 @@ pub struct Options {
     pub extra_providers: String,
     /// The Redis the hub uses with [`StoreKind::Redis`] (default: [`redis_url`]).
     pub redis_url: Option<String>,
+    /// Run the hub at `RUST_LOG=debug` and keep what it logs (see [`Federation::hub_log`]).
+    pub capture_hub_log: bool,
 }
 
 impl Default for Options {
@@ -125,6 +129,7 @@ impl Default for Options {
             extra_clients: String::new(),
             extra_providers: String::new(),
             redis_url: None,
+            capture_hub_log: false,
         }
     }
 }
@@ -275,6 +280,7 @@ public_key = """
             redis_prefix,
             client_key,
             children: Vec::new(),
+            hub_log: options.capture_hub_log.then(Arc::default),
             _dir: dir,
         };
         let dir = fed._dir.path().to_path_buf();
@@ -326,17 +332,40 @@ public_key = """
         Ok(base)
     }
 
+    /// Everything the hub has logged so far, with [`Options::capture_hub_log`] (empty otherwise).
+    pub fn hub_log(&self) -> String {
+        self.hub_log
+            .as_ref()
+            .map(|log| log.lock().map(|l| l.clone()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
     fn spawn(&mut self, name: &str, args: &[&str]) -> Result<()> {
+        let capture = self.hub_log.clone().filter(|_| name == "hub");
         let mut child = Command::new(binary(name)?)
             .args(args)
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", if capture.is_some() { "debug" } else { "error" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .with_context(|| format!("starting {name}"))?;
         // Drain stdout so the child never blocks on a full pipe.
         if let Some(out) = child.stdout.take() {
             std::thread::spawn(move || for _ in BufReader::new(out).lines() {});
+        }
+        if let (Some(log), Some(err)) = (capture, child.stderr.take()) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    if let Ok(mut log) = log.lock() {
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                }
+            });
         }
         self.children.push((name.to_string(), child));
         Ok(())

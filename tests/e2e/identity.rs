@@ -934,12 +934,14 @@ async fn nothing_of_the_service_reaches_the_provider_and_nothing_of_the_provider
             &[CORE_IDENTITY, ADDRESS, PASSPORT, DRIVING_PERMIT],
             "",
         ),
+        capture_hub_log: true,
         ..Options::default()
     })
     .await?;
     let claims = claims_param(&[CORE_IDENTITY, ADDRESS, PASSPORT, DRIVING_PERMIT]);
     let pkce = Pkce::new();
     let mut agent = Agent::new()?;
+    let login_hint = "alex.morgan@example.com";
     let url = rp.url(
         &fed,
         &pkce,
@@ -947,6 +949,7 @@ async fn nothing_of_the_service_reaches_the_provider_and_nothing_of_the_provider
             ("vtr", Some(P2)),
             ("claims", Some(&claims)),
             ("scope", Some("openid email phone")),
+            ("login_hint", Some(login_hint)),
         ],
     );
     let page = to_provider_page(&mut agent, &url, "stub-a").await?;
@@ -1011,11 +1014,44 @@ async fn nothing_of_the_service_reaches_the_provider_and_nothing_of_the_provider
         with_decoded_jwts(&redeemed.userinfo),
     ]
     .join("\n");
-    for secret in [format!("{}/stub-a", fed.stub), "stub-a".to_string(), provider_sub] {
+    for secret in [
+        format!("{}/stub-a", fed.stub),
+        "stub-a".to_string(),
+        provider_sub.clone(),
+    ] {
         assert!(
             !downstream.contains(&secret),
             "the service received {secret:?}:\n{downstream}"
         );
+    }
+
+    // The hub's own logs, at debug level, hold no personal data and no secret of the journey.
+    let log = fed.hub_log();
+    assert!(log.contains("code issued"), "the hub's log was not captured:\n{log}");
+    assert!(log.contains("DEBUG"), "the hub did not log at debug level:\n{log}");
+    let access_token = redeemed.body["access_token"].as_str().unwrap_or_default().to_string();
+    let hub_sub = redeemed.id_token["sub"].as_str().unwrap_or_default().to_string();
+    for secret in [
+        "Morgan",
+        "1984-02-29",
+        login_hint,
+        &encoded(login_hint),
+        "Acacia Avenue",
+        "BS1 4ZZ",
+        &encoded("BS1 4ZZ"),
+        "549364783",
+        "MORGA842294A99XY",
+        "+447700900123",
+        &provider_sub,
+        &hub_sub,
+        &code,
+        &access_token,
+        rp.state,
+        rp.nonce,
+        &pkce.verifier,
+    ] {
+        assert!(!secret.is_empty());
+        assert!(!log.contains(secret), "the hub logged {secret:?}:\n{log}");
     }
     Ok(())
 }
