@@ -84,7 +84,8 @@ pub fn bin_dir() -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-fn binary(name: &str) -> Result<PathBuf> {
+/// The path of one of the workspace's binaries, or an error saying how to build it.
+pub fn binary(name: &str) -> Result<PathBuf> {
     let path = bin_dir()?.join(name);
     if !path.exists() {
         bail!(
@@ -395,7 +396,8 @@ pub fn assertion_with(key: &keys::SigningKey, hub: &str, overrides: serde_json::
     Ok(key.sign_jwt("JWT", claims.as_object().ok_or_else(|| anyhow!("claims"))?)?)
 }
 
-async fn wait_healthy(base: &str) -> Result<()> {
+/// Waits until `base` answers `/healthz` (30 s at most).
+pub async fn wait_healthy(base: &str) -> Result<()> {
     let client = reqwest::Client::new();
     for _ in 0..600 {
         if let Ok(r) = client.get(format!("{base}/healthz")).send().await {

@@ -7,5 +7,6 @@ mod harness;
 mod identity;
 mod independent;
 mod independent_op;
+mod launcher;
 mod logout;
 mod resilience;
