@@ -165,12 +165,18 @@ pub async fn hub_keys(fed: &Federation) -> Result<keys::VerifyingKeys> {
 
 async fn sign_in_through_rp_example(store: StoreKind) -> Result<()> {
     let fed = Federation::start(store).await?;
+    sign_in_and_out(&fed.rp, &fed.hub, &fed.stub).await
+}
+
+/// A person signs in at the service `rp` through `hub` at `stub`'s provider A, without JavaScript, sees
+/// the `sub` and level on the service, signs out through the hub and is signed out of the service.
+pub async fn sign_in_and_out(rp: &str, hub: &str, stub: &str) -> Result<()> {
     let mut agent = Agent::new()?;
-    let start = agent.visit(&format!("{}/", fed.rp), None).await?;
+    let start = agent.visit(&format!("{rp}/"), None).await?;
     assert_eq!(start.status, 200);
     let choose = agent.submit(&start, "sign-in", &[], None).await?;
     assert!(
-        choose.url.starts_with(&format!("{}/choose-provider", fed.hub)),
+        choose.url.starts_with(&format!("{hub}/choose-provider")),
         "at {}",
         choose.url
     );
@@ -179,39 +185,36 @@ async fn sign_in_through_rp_example(store: StoreKind) -> Result<()> {
         .submit(&choose, "continue", &[("provider", "stub-a")], None)
         .await?;
     assert!(
-        stub_page.url.starts_with(&format!("{}/stub-a/authorize", fed.stub)),
+        stub_page.url.starts_with(&format!("{stub}/stub-a/authorize")),
         "at {}",
         stub_page.url
     );
     let account = agent
         .submit(&stub_page, "continue", &[("outcome", "success")], None)
         .await?;
-    assert_eq!(account.url, format!("{}/account", fed.rp), "{}", account.body);
+    assert_eq!(account.url, format!("{rp}/account"), "{}", account.body);
     let sub = account.text_of("#sub").unwrap_or_default();
     assert!(sub.starts_with("urn:fdc:gov.uk:2022:") && sub.len() > 40, "sub {sub:?}");
     assert_eq!(account.text_of("#vot").as_deref(), Some("Cl.Cm"));
     assert!(agent.has_cookie("__Host-rp-session"));
 
     // Signing out goes through the hub's end_session_endpoint back to the service's signed-out page.
-    let signed_out = agent.visit(&format!("{}/sign-out", fed.rp), None).await?;
+    let signed_out = agent.visit(&format!("{rp}/sign-out"), None).await?;
     assert!(
-        signed_out.url.starts_with(&format!("{}/signed-out", fed.rp)),
+        signed_out.url.starts_with(&format!("{rp}/signed-out")),
         "at {}",
         signed_out.url
     );
     assert_eq!(signed_out.status, 200);
-    assert!(agent
-        .history
-        .iter()
-        .any(|u| u.starts_with(&format!("{}/logout?", fed.hub))));
+    assert!(agent.history.iter().any(|u| u.starts_with(&format!("{hub}/logout?"))));
     assert!(
         !agent.has_cookie("__Host-rp-session"),
         "service session cookie kept after sign-out"
     );
-    let again = agent.visit(&format!("{}/account", fed.rp), None).await?;
+    let again = agent.visit(&format!("{rp}/account"), None).await?;
     assert_ne!(
         again.url,
-        format!("{}/account", fed.rp),
+        format!("{rp}/account"),
         "account page still shown after sign-out"
     );
     Ok(())

@@ -48,40 +48,8 @@ async fn the_federation_command_serves_a_federation_a_person_signs_in_and_out_of
         wait_healthy(base).await?;
     }
 
-    // Cl.Cm: the service shows the pairwise `sub` and the level reached.
-    let mut agent = Agent::new()?;
-    let start = agent.visit(&format!("{rp}/"), None).await?;
-    let choose = agent.submit(&start, "sign-in", &[("level", "Cl.Cm")], None).await?;
-    assert!(
-        choose.url.starts_with(&format!("{hub}/choose-provider")),
-        "at {}",
-        choose.url
-    );
-    let provider = agent
-        .submit(&choose, "continue", &[("provider", "stub-a")], None)
-        .await?;
-    assert!(
-        provider.url.starts_with(&format!("{stub}/stub-a/authorize")),
-        "at {}",
-        provider.url
-    );
-    let account = agent
-        .submit(&provider, "continue", &[("outcome", "success")], None)
-        .await?;
-    assert_eq!(account.url, format!("{rp}/account"), "{}", account.body);
-    let sub = account.text_of("#sub").unwrap_or_default();
-    assert!(sub.starts_with("urn:fdc:gov.uk:2022:"), "sub {sub:?}");
-    assert_eq!(account.text_of("#vot").as_deref(), Some("Cl.Cm"));
-
-    // Signing out ends the service's session through the hub.
-    let signed_out = agent.visit(&format!("{rp}/sign-out"), None).await?;
-    assert!(
-        signed_out.url.starts_with(&format!("{rp}/signed-out")),
-        "at {}",
-        signed_out.url
-    );
-    let again = agent.visit(&format!("{rp}/account"), None).await?;
-    assert_ne!(again.url, format!("{rp}/account"), "still signed in after signing out");
+    // Cl.Cm: the service shows the pairwise `sub` and the level; signing out ends its session.
+    crate::flows::sign_in_and_out(&rp, &hub, &stub).await?;
 
     // Cl.Cm.P2: the person chooses a persona, consents, and the service shows the proven identity.
     let mut agent = Agent::new()?;
