@@ -893,6 +893,59 @@ async fn single_sign_on_across_sectors_prompt_max_age_and_logout() -> Result<()>
     Ok(())
 }
 
+/// The Redis key of the hub session named by the agent's cookie (the hub writes `{prefix}session:{id}`).
+fn session_key(fed: &Federation, agent: &Agent) -> Result<String> {
+    let id = agent
+        .cookie("__Host-hub-session")
+        .ok_or_else(|| anyhow!("no hub session cookie"))?;
+    Ok(format!("{}session:{id}", fed.redis_prefix.clone().unwrap_or_default()))
+}
+
+#[tokio::test]
+async fn hub_sessions_last_sixty_idle_minutes_renewed_by_each_use() -> Result<()> {
+    let fed = Federation::start(StoreKind::Redis).await?;
+    let client = redis::Client::open(crate::harness::redis_url())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let mut agent = Agent::new()?;
+    let page = to_provider_page(&mut agent, &TEST_RP.url(&fed, &Pkce::new(), &[]), "stub-a").await?;
+    TEST_RP.code(&fed, &finish(&mut agent, &page, "success").await?)?;
+
+    // A new session is kept for 60 idle minutes (the default), no longer.
+    let key = session_key(&fed, &agent)?;
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await?;
+    assert!(ttl > 3_500_000 && ttl <= 3_600_000, "session TTL {ttl} ms");
+
+    // Use renews it: with 100 s left, a second sign-in by single sign-on gives it 60 minutes again.
+    let set: i64 = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(100_000)
+        .query_async(&mut conn)
+        .await?;
+    assert_eq!(set, 1, "no key {key}");
+    let history = agent.history.len();
+    let seen = agent.get(&TEST_RP.url(&fed, &Pkce::new(), &[])).await?;
+    TEST_RP.code(&fed, &seen)?;
+    assert!(
+        !agent.history[history..].iter().any(|u| u.starts_with(&fed.stub)),
+        "single sign-on went to the provider: {:?}",
+        &agent.history[history..]
+    );
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await?;
+    assert!(ttl > 3_500_000, "session not renewed by use: TTL {ttl} ms");
+
+    // Once idle past its TTL, the session is gone and the person chooses a provider again.
+    let set: i64 = redis::cmd("PEXPIRE").arg(&key).arg(1).query_async(&mut conn).await?;
+    assert_eq!(set, 1, "no key {key}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let seen = agent.visit(&TEST_RP.url(&fed, &Pkce::new(), &[]), None).await?;
+    assert!(
+        is_choice_page(&fed, &seen),
+        "an expired session still signed in: {}",
+        seen.url
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------------
 // 7. The privacy partition.
 
