@@ -1,6 +1,7 @@
 //! End-to-end tests over the real binaries (hub, idp-stub, rp-example) on free ports, with real Redis
 //! and headless Chromium. One test binary, so the suite links once.
 
+mod accessibility;
 mod browser;
 mod flows;
 mod harness;
