@@ -167,10 +167,10 @@ pub fn identity_claims(
 /// Human descriptions of identity claims, for the consent page.
 pub fn describe(claim: &str) -> Option<&'static str> {
     match claim {
-        CORE_IDENTITY => Some("your name and date of birth"),
-        ADDRESS => Some("your address"),
-        PASSPORT => Some("your passport details"),
-        DRIVING_PERMIT => Some("your driving licence details"),
+        CORE_IDENTITY => Some("claim-core-identity"),
+        ADDRESS => Some("claim-address"),
+        PASSPORT => Some("claim-passport"),
+        DRIVING_PERMIT => Some("claim-driving-permit"),
         _ => None,
     }
 }

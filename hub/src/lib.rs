@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod i18n;
 pub mod identity;
 pub mod ids;
 pub mod journey;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(web::not_found)
         .merge(govuk::router())
         .route_layer(axum::middleware::from_fn(provider::metrics::track))
+        .layer(axum::middleware::from_fn(i18n::localise))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()

@@ -113,11 +113,29 @@ async fn every_page_of_a_sign_in_meets_wcag_2_2_aa_by_axe() -> Result<()> {
             check(&browser, name, &mut found).await?;
         }
 
-        // The choice in Welsh names (ui_locales=cy), each marked lang="cy" on an English page.
+        // The choice in Welsh (ui_locales=cy).
         let welsh = crate::flows::authorize_url(&fed, &crate::flows::Pkce::new(), &[("ui_locales", Some("cy"))]);
         browser.client.goto(&welsh).await?;
         browser.wait_for_url(&format!("{hub}/choose-provider")).await?;
-        check(&browser, "provider choice with Welsh names", &mut found).await?;
+        check(&browser, "provider choice in Welsh", &mut found).await?;
+
+        // The language stays with the person: a P2 journey from the service now asks consent in Welsh.
+        browser.client.goto(&format!("{rp}/")).await?;
+        browser.click("#level-cl-cm-p2").await?;
+        browser.click("#sign-in").await?;
+        browser.wait_for_url(&format!("{hub}/choose-provider")).await?;
+        browser.click("#provider-stub-b").await?;
+        browser.click("#continue").await?;
+        browser.wait_for_url(&format!("{stub}/stub-b/authorize")).await?;
+        browser.click("#persona-bethan-jones").await?;
+        browser.click("#continue").await?;
+        browser.wait_for_url(&format!("{hub}/consent")).await?;
+        let heading = browser.text("h1").await?;
+        anyhow::ensure!(
+            heading == "Rhannu eich gwybodaeth gyda Example service",
+            "consent heading {heading:?}"
+        );
+        check(&browser, "consent in Welsh", &mut found).await?;
 
         // The checker itself finds faults: a page with an image without alternative text and no language.
         browser

@@ -563,11 +563,29 @@ temporarily_unavailable = true
     assert_eq!(radios.first(), Some(&("stub-b".to_string(), false, true)), "{radios:?}");
     assert_eq!(radios.iter().filter(|(_, _, checked)| *checked).count(), 1);
 
-    // Welsh names when Welsh comes first in ui_locales; English otherwise.
-    for (locales, a_name, b_name) in [
-        ("cy", "Darparwr Hunaniaeth A", "Darparwr Hunaniaeth B"),
-        ("cy en", "Darparwr Hunaniaeth A", "Darparwr Hunaniaeth B"),
-        ("en cy", "Stub Identity A", "Stub Identity B"),
+    // Welsh pages and names when Welsh comes first in ui_locales; English otherwise.
+    for (locales, a_name, b_name, lang, heading) in [
+        (
+            "cy",
+            "Darparwr Hunaniaeth A",
+            "Darparwr Hunaniaeth B",
+            "cy",
+            "Dewiswch sut i fewngofnodi i Test service",
+        ),
+        (
+            "cy en",
+            "Darparwr Hunaniaeth A",
+            "Darparwr Hunaniaeth B",
+            "cy",
+            "Dewiswch sut i fewngofnodi i Test service",
+        ),
+        (
+            "en cy",
+            "Stub Identity A",
+            "Stub Identity B",
+            "en",
+            "Choose how to sign in to Test service",
+        ),
     ] {
         let mut agent = Agent::new()?;
         let choose = agent
@@ -586,9 +604,8 @@ temporarily_unavailable = true
             Some(b_name),
             "{locales}"
         );
-        // Welsh names are marked as Welsh for screen readers on an English page.
-        let welsh_label = choose.body.contains("for=\"provider-stub-a\" lang=\"cy\"");
-        assert_eq!(welsh_label, locales.starts_with("cy"), "{locales}");
+        assert!(choose.body.contains(&format!("<html lang=\"{lang}\"")), "{locales}");
+        assert_eq!(choose.text_of("h1").as_deref(), Some(heading), "{locales}");
         // The provider's own page follows the same choice.
         let page = agent
             .submit(&choose, "continue", &[("provider", "stub-a")], Some(TEST_REDIRECT))
@@ -598,6 +615,53 @@ temporarily_unavailable = true
             "{locales}: the provider's page does not say {a_name}"
         );
     }
+
+    // The person switches language on the page itself, without JavaScript, and the choice stays.
+    let mut agent = Agent::new()?;
+    let english = agent
+        .visit(&TEST_RP.url(&fed, &Pkce::new(), &[]), Some(TEST_REDIRECT))
+        .await?;
+    assert_eq!(
+        english.text_of("#switch-language .govuk-visually-hidden").as_deref(),
+        Some("Newid yr iaith i'r Gymraeg")
+    );
+    assert_eq!(
+        english.text_of("#switch-language [aria-hidden]").as_deref(),
+        Some("Cymraeg")
+    );
+    let welsh = agent
+        .visit(&href_of(&english, "switch-language")?, Some(TEST_REDIRECT))
+        .await?;
+    assert!(welsh.body.contains("<html lang=\"cy\""), "{}", welsh.body);
+    assert_eq!(
+        welsh.text_of("label[for=provider-stub-a]").as_deref(),
+        Some("Darparwr Hunaniaeth A")
+    );
+    let error = agent.submit(&welsh, "continue", &[], Some(TEST_REDIRECT)).await?;
+    assert_eq!(error.status, 400);
+    assert_eq!(
+        error.text_of(".govuk-error-summary__title").as_deref(),
+        Some("Mae problem wedi codi")
+    );
+    assert_eq!(
+        error.text_of("#provider-error").as_deref(),
+        Some("Gwall: Dewiswch sut rydych eisiau mewngofnodi")
+    );
+    let again = agent
+        .visit(&format!("{}/choose-provider", fed.hub), Some(TEST_REDIRECT))
+        .await?;
+    assert!(
+        again.body.contains("<html lang=\"cy\""),
+        "the switch was not remembered"
+    );
+    let back = agent
+        .visit(&href_of(&again, "switch-language")?, Some(TEST_REDIRECT))
+        .await?;
+    assert!(back.body.contains("<html lang=\"en\""));
+    assert_eq!(
+        back.text_of("label[for=provider-stub-a]").as_deref(),
+        Some("Stub Identity A")
+    );
     Ok(())
 }
 

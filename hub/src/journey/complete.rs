@@ -5,9 +5,11 @@
 use super::{load, Journey, Person, Status};
 use crate::{
     error::{ErrorCode, HubError},
+    i18n::Text,
     identity::{self, CoreIdentityFor, RETURN_CODE},
     ids::AuthCode,
     provider::token::{code_key, CodeGrant},
+    registry::providers::Provider,
     session,
     state::AppState,
     store::StoreExt as _,
@@ -61,24 +63,20 @@ fn unavailable(e: impl std::fmt::Display) -> HubError {
 }
 
 /// The choice page's explanation when a provider did not reach the level (INTERFACE.md §9).
-pub fn level_notice(provider_name: &str) -> String {
-    format!(
-        "{provider_name} could not confirm your identity to the level this service needs. You can choose another way."
-    )
+pub fn level_notice(provider: &Provider) -> Text {
+    provider.text("level-notice")
 }
 
 /// The page for an identity check that is pending or failed (fraud suspected).
-pub fn identity_page(provider_name: &str, identity_outcome: Option<&str>) -> Page {
+pub fn identity_page(provider: &Provider, identity_outcome: Option<&str>) -> Page {
     match identity_outcome {
-        Some("pending") => Page::new(StatusCode::OK, "Your identity check is not finished yet")
-            .para(format!(
-                "{provider_name} is still checking your identity. They will contact you when the check is finished."
-            ))
-            .para("You can return to the service now and try again later.")
+        Some("pending") => Page::new(StatusCode::OK, "pending-heading")
+            .para(provider.text("pending-body"))
+            .para("pending-next")
             .code("identity_check_pending"),
-        _ => Page::new(StatusCode::OK, "We could not confirm your identity")
-            .para(format!("{provider_name} could not confirm your identity."))
-            .para("You can return to the service to find other ways to use it.")
+        _ => Page::new(StatusCode::OK, "failed-heading")
+            .para(provider.text("failed-body"))
+            .para("failed-next")
             .code("identity_check_failed"),
     }
 }
@@ -91,11 +89,6 @@ pub async fn after_provider(
     mut journey: Journey,
     person: Person,
 ) -> Result<Response, HubError> {
-    let provider_name = state
-        .providers
-        .get(&person.provider_id)
-        .map(|p| p.name.clone())
-        .unwrap_or_default();
     let Some(met) = vtr::met(&person.vector, &journey.request.vtr).copied() else {
         journey.go(Status::Started).map_err(|_| Page::session_expired())?;
         let outcome = person.identity_outcome.clone();
@@ -109,12 +102,17 @@ pub async fn after_provider(
             return issue_code(state, id, journey, &person, vector, Some(code)).await;
         }
         if outcome.is_none() {
-            journey.notice = Some(level_notice(&provider_name));
+            journey.level_not_reached_at = Some(person.provider_id.clone());
             journey.partial = Some(person);
             load::save(state, id, &journey).await?;
             return Ok(crate::web::found("/choose-provider"));
         }
-        let page = identity_page(&provider_name, outcome.as_deref());
+        // The registry is fixed for the process's life: the provider that answered is in it.
+        let provider = state
+            .providers
+            .get(&person.provider_id)
+            .ok_or_else(Page::session_expired)?;
+        let page = identity_page(provider, outcome.as_deref());
         journey.partial = Some(person);
         load::save(state, id, &journey).await?;
         return Ok(page.with_return_link().into_response());

@@ -91,8 +91,9 @@ pub struct Journey {
     pub upstream: Option<UpstreamAttempt>,
     /// Providers that failed (down or answered wrongly) during this journey.
     pub failed_providers: Vec<String>,
-    /// A message for the choice page (e.g. the level was not reached).
-    pub notice: Option<String>,
+    /// The provider that last fell short of the wanted level: the choice page says so (INTERFACE.md §9).
+    #[serde(default)]
+    pub level_not_reached_at: Option<String>,
     /// The opaque `sid` of this journey, given in the ID token.
     pub sid: String,
     /// The person as a provider (or the hub session) authenticated them, held until the code is issued.
@@ -143,7 +144,7 @@ impl Journey {
             created_at: now,
             upstream: None,
             failed_providers: Vec::new(),
-            notice: None,
+            level_not_reached_at: None,
             sid: crate::ids::random_token(),
             person: None,
             met: None,

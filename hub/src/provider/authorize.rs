@@ -7,6 +7,7 @@
 
 use crate::{
     error::{ErrorCode, HubError, ResponseMode, ReturnTo},
+    i18n::Text,
     journey::{AuthRequest, Journey},
     registry::{clients::Profile, Client, ClientRegistry},
     state::AppState,
@@ -64,7 +65,7 @@ pub struct Params {
 /// Why a request is refused: a page for the person, or an error for the service at a trusted URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    Page(&'static str, String),
+    Page(Text, Text),
     Redirect(ReturnTo, ErrorCode, String),
 }
 
@@ -75,12 +76,15 @@ impl Refusal {
             Refusal::Page(heading, detail) => HubError::Page(Box::new(
                 Page::new(StatusCode::BAD_REQUEST, heading)
                     .para(detail)
-                    .para("Go back to the service you were using and try again. If this keeps happening, contact that service.")
+                    .para("request-problem-next")
                     .code("invalid_request"),
             )),
-            Refusal::Redirect(to, code, description) => {
-                HubError::Redirect { to, issuer: issuer.to_string(), code, description }
-            }
+            Refusal::Redirect(to, code, description) => HubError::Redirect {
+                to,
+                issuer: issuer.to_string(),
+                code,
+                description,
+            },
         }
     }
 }
@@ -98,27 +102,17 @@ fn valid_challenge(c: &str) -> bool {
 pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest, Refusal> {
     let client: &Client = non_empty(&params.client_id)
         .and_then(|id| clients.get(id))
-        .ok_or_else(|| {
-            Refusal::Page(
-                "The service you came from is not recognised",
-                "The request did not name a service registered with GOV.UK sign in.".into(),
-            )
-        })?;
+        .ok_or_else(|| Refusal::Page("unknown-service-heading".into(), "unknown-service-body".into()))?;
     let redirect_uri = non_empty(&params.redirect_uri)
         .filter(|uri| client.has_redirect_uri(uri))
-        .ok_or_else(|| {
-            Refusal::Page(
-                "There is a problem with the service you came from",
-                "The address it asked us to send you back to is not registered, so we cannot send you there.".into(),
-            )
-        })?;
+        .ok_or_else(|| Refusal::Page("request-problem-heading".into(), "unregistered-redirect-body".into()))?;
     let response_mode = match params.response_mode.as_deref() {
         None | Some("query") => ResponseMode::Query,
         Some("fragment") => ResponseMode::Fragment,
         Some(other) => {
             return Err(Refusal::Page(
-                "There is a problem with the service you came from",
-                format!("The response mode {other:?} is not supported."),
+                "request-problem-heading".into(),
+                Text::new("response-mode-body").arg("mode", format!("{other:?}")),
             ))
         }
     };
@@ -141,8 +135,8 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
     if params.request.is_some() {
         // Request objects are verified and merged before validation; one left here was not.
         return Err(Refusal::Page(
-            "There is a problem with the service you came from",
-            "Its signed request could not be checked.".into(),
+            "request-problem-heading".into(),
+            "request-object-unchecked-body".into(),
         ));
     }
     match non_empty(&params.response_type) {
@@ -264,12 +258,9 @@ pub async fn get(
         return Err(Page::too_long().into());
     }
     let params: Params = serde_urlencoded::from_str(&query).map_err(|_| {
-        Page::new(
-            StatusCode::BAD_REQUEST,
-            "There is a problem with the service you came from",
-        )
-        .para("The request could not be read.")
-        .code("invalid_request")
+        Page::new(StatusCode::BAD_REQUEST, "request-problem-heading")
+            .para("request-unreadable-body")
+            .code("invalid_request")
     })?;
     start(state, headers, params).await
 }
@@ -316,8 +307,8 @@ async fn unpack_request_object(state: &AppState, params: Params) -> Result<Param
             "request object refused"
         );
         Refusal::Page(
-            "There is a problem with the service you came from",
-            format!("Its signed request was refused: {why}."),
+            "request-problem-heading".into(),
+            Text::new("request-object-refused-body").arg("reason", why),
         )
         .into_error(&state.config.issuer)
     };
@@ -365,6 +356,10 @@ async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Re
         sso_vector(&request, &s.person.vector, s.person.auth_time, now).map(|met| (sid, s.person, met))
     });
     let return_to = request.return_to.clone();
+    let lang = request
+        .ui_locales
+        .as_deref()
+        .and_then(crate::i18n::Lang::from_ui_locales);
     let mut journey = Journey::new(request, now);
     journey.session_id = sso.as_ref().map(|(sid, _, _)| sid.clone());
     if journey.request.prompt.as_deref() == Some("none") {
@@ -401,6 +396,10 @@ async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Re
         None => crate::web::found("/choose-provider"),
     };
     set_journey_cookie(response.headers_mut(), id.as_str());
+    // The service knows the person's language: its `ui_locales` sets the pages' language from here on.
+    if let Some(lang) = lang {
+        response.headers_mut().append(header::SET_COOKIE, lang.cookie());
+    }
     Ok(response)
 }
 

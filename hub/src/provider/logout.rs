@@ -66,8 +66,8 @@ pub async fn get(
     let params: Params = serde_urlencoded::from_str(&query).unwrap_or_default();
     let mut response = match destination(&state, &params) {
         Some(url) => crate::web::found(&url),
-        None => Page::new(StatusCode::OK, "You have signed out")
-            .para("You have signed out of GOV.UK sign in. To use a service again, go back to it and sign in.")
+        None => Page::new(StatusCode::OK, "signed-out-heading")
+            .para("signed-out-body")
             .into_response(),
     };
     if let Ok(v) = HeaderValue::from_str(&format!(

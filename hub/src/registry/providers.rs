@@ -86,6 +86,11 @@ impl Provider {
             .unwrap_or_else(|| vector.to_string())
     }
 
+    /// A message naming this provider (placeable `provider`) in English or Welsh.
+    pub fn text(&self, id: &'static str) -> crate::i18n::Text {
+        crate::i18n::Text::new(id).named("provider", &self.name, &self.name_cy)
+    }
+
     /// Whether the provider can reach one of the wanted vectors.
     pub fn can_reach(&self, wanted: &[Vector]) -> bool {
         self.levels.iter().any(|have| wanted.iter().any(|w| have.satisfies(w)))

@@ -69,9 +69,9 @@ pub fn classify(error: &str, identity_outcome: Option<&str>) -> ErrorOutcome {
 
 fn bad_callback(why: &str) -> HubError {
     tracing::info!(reason = why, "upstream callback refused");
-    Page::new(StatusCode::BAD_REQUEST, "Sorry, we could not sign you in")
-        .para("The answer from the company you signed in with could not be matched to your sign in, so you have not been signed in.")
-        .para("Go back to the service you were using and sign in again.")
+    Page::new(StatusCode::BAD_REQUEST, "callback-mismatch-heading")
+        .para("callback-mismatch-body")
+        .para("go-back-sign-in-again")
         .code("invalid_callback")
         .into()
 }
@@ -244,7 +244,7 @@ async fn fail_provider(
         journey.failed_providers.push(provider.id.clone());
     }
     load::save(state, id, &journey).await?;
-    Err(provider_problem(&provider.name).into())
+    Err(provider_problem(provider).into())
 }
 
 async fn on_error(
@@ -268,22 +268,19 @@ async fn on_error(
     journey.go(Status::Started).map_err(|_| Page::session_expired())?;
     let page = match outcome {
         ErrorOutcome::LevelNotReached => {
-            journey.notice = Some(complete::level_notice(&provider.name));
+            journey.level_not_reached_at = Some(provider.id.clone());
             load::save(state, id, &journey).await?;
             return Ok(crate::web::found("/choose-provider"));
         }
-        ErrorOutcome::Pending => complete::identity_page(&provider.name, Some("pending")),
-        ErrorOutcome::FraudSuspected => complete::identity_page(&provider.name, Some("fraud_suspected")),
-        _ => Page::new(StatusCode::OK, format!("You have not signed in with {}", provider.name))
-            .para("You can choose another way to sign in, or return to the service.")
+        ErrorOutcome::Pending => complete::identity_page(provider, Some("pending")),
+        ErrorOutcome::FraudSuspected => complete::identity_page(provider, Some("fraud_suspected")),
+        _ => Page::new(StatusCode::OK, provider.text("denied-heading"))
+            .para("denied-body")
             .code("access_denied")
-            .action("/choose-provider", "Choose another way to sign in"),
+            .action("/choose-provider", "choose-another"),
     };
     load::save(state, id, &journey).await?;
-    Ok(page
-        .para("To go back to the service without signing in, use the link below.")
-        .with_return_link()
-        .into_response())
+    Ok(page.para("return-link-note").with_return_link().into_response())
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 use super::CALLBACK_PATH;
 use crate::{
     error::HubError,
+    i18n::Lang,
     ids::{pkce_challenge, random_token},
     journey::{load, Journey, Status, UpstreamAttempt},
+    registry::providers::Provider,
     state::AppState,
     web::Page,
 };
@@ -23,13 +25,14 @@ pub async fn begin(
     journey_id: &str,
     mut journey: Journey,
     provider_id: &str,
+    lang: Lang,
 ) -> Result<Response, HubError> {
     let provider = state.providers.get(provider_id).ok_or_else(Page::session_expired)?;
     let meta = match state.upstreams.metadata(provider).await {
         Ok(meta) => meta,
         Err(e) => {
             tracing::warn!(provider = %provider.id, error = %e, "provider discovery failed");
-            return Err(provider_problem(&provider.name).into());
+            return Err(provider_problem(provider).into());
         }
     };
     let attempt = UpstreamAttempt {
@@ -42,7 +45,7 @@ pub async fn begin(
     journey
         .go(Status::ProviderChosen)
         .map_err(|_| Page::session_expired())?;
-    journey.notice = None;
+    journey.level_not_reached_at = None;
     let mut params = vec![
         ("response_type", "code".to_string()),
         ("client_id", provider.client_id.clone()),
@@ -57,9 +60,8 @@ pub async fn begin(
         let acr: Vec<String> = journey.request.vtr.iter().map(|v| provider.acr_of_vector(v)).collect();
         params.push(("acr_values", acr.join(" ")));
     }
-    if let Some(locales) = &journey.request.ui_locales {
-        params.push(("ui_locales", locales.clone()));
-    }
+    // The person's language on the hub (the service's `ui_locales`, or their own switch since).
+    params.push(("ui_locales", lang.code().to_string()));
     if journey.request.prompt.as_deref() == Some("login") {
         params.push(("prompt", "login".to_string()));
     }
@@ -88,15 +90,10 @@ pub async fn begin(
 }
 
 /// The page shown when a provider is down or answered wrongly: a way on, never an assertion.
-pub fn provider_problem(name: &str) -> Page {
-    Page::new(
-        StatusCode::BAD_GATEWAY,
-        format!("Sorry, there is a problem with {name}"),
-    )
-    .para(format!(
-        "We could not complete your sign in with {name}. You have not been signed in."
-    ))
-    .para("You can choose another way to sign in, or try again later.")
-    .code("provider_error")
-    .action("/choose-provider", "Choose another way to sign in")
+pub fn provider_problem(provider: &Provider) -> Page {
+    Page::new(StatusCode::BAD_GATEWAY, provider.text("provider-problem-heading"))
+        .para(provider.text("provider-problem-body"))
+        .para("provider-problem-next")
+        .code("provider_error")
+        .action("/choose-provider", "choose-another")
 }

@@ -4,7 +4,8 @@
 use super::{render, ChooseProvider, Page, ProviderOption};
 use crate::{
     error::HubError,
-    journey::{load, Status},
+    i18n::{Chrome, Lang, Text},
+    journey::{complete, load, Status},
     provider::authorize::cookie,
     state::AppState,
 };
@@ -26,7 +27,7 @@ pub fn options(
     wanted: &[crate::vtr::Vector],
     failed: &[String],
     last: Option<&str>,
-    welsh: bool,
+    lang: Lang,
 ) -> Vec<ProviderOption> {
     let mut list: Vec<ProviderOption> = state
         .providers
@@ -34,11 +35,13 @@ pub fn options(
         .filter(|p| p.can_reach(wanted))
         .map(|p| ProviderOption {
             id: p.id.clone(),
-            name: if welsh { p.name_cy.clone() } else { p.name.clone() },
+            name: match lang {
+                Lang::En => p.name.clone(),
+                Lang::Cy => p.name_cy.clone(),
+            },
             unavailable: p.temporarily_unavailable,
             failed: failed.contains(&p.id),
             checked: false,
-            lang: welsh.then_some("cy"),
         })
         .collect();
     if let Some(pos) = last.and_then(|id| list.iter().position(|p| p.id == id && !p.unavailable)) {
@@ -49,17 +52,14 @@ pub fn options(
     list
 }
 
-/// Whether the person asked for Welsh (`ui_locales` starting with `cy`, OIDC Core §3.1.2.1).
-fn welsh(journey: &crate::journey::Journey) -> bool {
-    journey
-        .request
-        .ui_locales
-        .as_deref()
-        .and_then(|l| l.split(' ').next())
-        .is_some_and(|l| l.starts_with("cy"))
-}
-
-fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey, error: Option<String>) -> Response {
+fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    chrome: Chrome,
+    journey: &crate::journey::Journey,
+    error: Option<Text>,
+) -> Response {
+    let lang = chrome.lang;
     let service_name = state
         .clients
         .get(&journey.request.client_id)
@@ -71,13 +71,18 @@ fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey
         &journey.request.vtr,
         &journey.failed_providers,
         last.as_deref(),
-        welsh(journey),
+        lang,
     );
     let hint = if journey.request.vtr.iter().any(|v| v.asks_identity()) {
-        "This service needs to confirm your identity. Choose a certified company to prove who you are.".to_string()
+        "choose-hint-identity"
     } else {
-        "Choose a certified company you have an account with.".to_string()
+        "choose-hint"
     };
+    let notice = journey
+        .level_not_reached_at
+        .as_deref()
+        .and_then(|id| state.providers.get(id))
+        .map(|p| complete::level_notice(p).render(lang));
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -86,30 +91,32 @@ fn page(state: &AppState, headers: &HeaderMap, journey: &crate::journey::Journey
     render(
         status,
         &ChooseProvider {
-            service_name,
-            hint,
+            heading: Text::new("choose-heading").arg("service", &service_name).render(lang),
+            return_to: Text::new("return-to-named-service")
+                .arg("service", &service_name)
+                .render(lang),
+            hint: lang.t(hint),
             providers,
-            notice: journey.notice.clone(),
-            error,
+            notice,
+            error: error.map(|e| e.render(lang)),
+            chrome,
         },
     )
 }
 
 /// `GET /choose-provider`.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HubError> {
+pub async fn get(State(state): State<AppState>, chrome: Chrome, headers: HeaderMap) -> Result<Response, HubError> {
     let (_, journey) = load::current(&state, &headers).await?;
     if !matches!(journey.status, Status::Started | Status::ProviderChosen) {
         return Err(Page::session_expired().into());
     }
-    if options(&state, &journey.request.vtr, &[], None, false).is_empty() {
-        return Err(
-            Page::new(StatusCode::OK, "You cannot sign in to this service at the moment")
-                .para("None of the certified companies can confirm your identity to the level this service needs.")
-                .action("/cancel-link", "Return to the service")
-                .into(),
-        );
+    if options(&state, &journey.request.vtr, &[], None, Lang::En).is_empty() {
+        return Err(Page::new(StatusCode::OK, "no-provider-heading")
+            .para("no-provider-body")
+            .action("/cancel-link", "return-to-service")
+            .into());
     }
-    Ok(page(&state, &headers, &journey, None))
+    Ok(page(&state, &headers, chrome, &journey, None))
 }
 
 /// The choice form.
@@ -122,23 +129,19 @@ pub struct Choice {
 /// `POST /choose-provider`: sends the person to the chosen provider.
 pub async fn post(
     State(state): State<AppState>,
+    chrome: Chrome,
     headers: HeaderMap,
     Form(choice): Form<Choice>,
 ) -> Result<Response, HubError> {
     let (id, journey) = load::current(&state, &headers).await?;
-    let allowed = options(&state, &journey.request.vtr, &[], None, false);
+    let allowed = options(&state, &journey.request.vtr, &[], None, Lang::En);
     let chosen = choice
         .provider
         .as_deref()
         .and_then(|p| allowed.iter().find(|o| o.id == p && !o.unavailable));
     match chosen {
-        Some(option) => crate::upstream::start::begin(&state, &id, journey, &option.id).await,
-        None => Ok(page(
-            &state,
-            &headers,
-            &journey,
-            Some("Select how you want to sign in".into()),
-        )),
+        Some(option) => crate::upstream::start::begin(&state, &id, journey, &option.id, chrome.lang).await,
+        None => Ok(page(&state, &headers, chrome, &journey, Some("choose-error".into()))),
     }
 }
 

@@ -4,6 +4,7 @@
 use super::{render, Page};
 use crate::{
     error::HubError,
+    i18n::{Chrome, Text},
     identity::describe,
     journey::{complete, load, Status},
     state::AppState,
@@ -17,17 +18,20 @@ use axum::{
 };
 use serde::Deserialize;
 
-/// The consent page.
+/// The consent page, its texts in the person's language.
 #[derive(Template, Debug)]
 #[template(path = "consent.html")]
 pub struct Consent {
-    pub service_name: String,
-    pub provider_name: String,
+    pub chrome: Chrome,
+    pub heading: String,
+    pub confirmed: String,
     pub items: Vec<String>,
+    pub decline_note: String,
 }
 
 /// `GET /consent`.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HubError> {
+pub async fn get(State(state): State<AppState>, chrome: Chrome, headers: HeaderMap) -> Result<Response, HubError> {
+    let lang = chrome.lang;
     let (_, journey) = load::current(&state, &headers).await?;
     let (Some(person), Some(met), Status::Authenticated) = (&journey.person, &journey.met, journey.status) else {
         return Err(Page::session_expired().into());
@@ -35,20 +39,23 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     let items = complete::identity_claim_names(&state, &journey, person, met)
         .iter()
         .filter_map(|c| describe(c))
-        .map(str::to_string)
+        .map(|id| lang.t(id))
         .collect();
+    let service = state
+        .clients
+        .get(&journey.request.client_id)
+        .map(|c| c.client_name.clone())
+        .unwrap_or_default();
+    let confirmed = match state.providers.get(&person.provider_id) {
+        Some(provider) => provider.text("consent-confirmed"),
+        None => Text::new("consent-confirmed").arg("provider", lang.t("consent-your-provider")),
+    };
     let page = Consent {
-        service_name: state
-            .clients
-            .get(&journey.request.client_id)
-            .map(|c| c.client_name.clone())
-            .unwrap_or_default(),
-        provider_name: state
-            .providers
-            .get(&person.provider_id)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| "The company you chose".into()),
+        heading: Text::new("consent-heading").arg("service", &service).render(lang),
+        confirmed: confirmed.arg("service", &service).render(lang),
         items,
+        decline_note: Text::new("consent-decline-note").arg("service", &service).render(lang),
+        chrome,
     };
     Ok(render(StatusCode::OK, &page))
 }

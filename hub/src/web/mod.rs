@@ -4,18 +4,30 @@
 pub mod choose_provider;
 pub mod consent;
 
+use crate::i18n::{Chrome, Text};
 use askama::Template;
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
 };
 
-/// A simple page: heading, paragraphs, an optional error code and one button.
-#[derive(Template, Debug, Clone)]
-#[template(path = "page.html")]
+/// A simple page: heading, paragraphs, an optional error code and one button. Its texts are message ids,
+/// rendered in the person's language by [`crate::i18n::localise`] once the handler has returned it.
+#[derive(Debug, Clone)]
 pub struct Page {
-    #[template(skip)]
     pub status: StatusCode,
+    pub heading: Text,
+    pub paragraphs: Vec<Text>,
+    pub code: Option<String>,
+    pub action: Option<(String, Text)>,
+    pub secondary: Option<(String, Text)>,
+}
+
+/// A [`Page`] in one language.
+#[derive(Template, Debug)]
+#[template(path = "page.html")]
+pub struct PageView {
+    pub chrome: Chrome,
     pub heading: String,
     pub paragraphs: Vec<String>,
     pub code: Option<String>,
@@ -25,7 +37,7 @@ pub struct Page {
 
 impl Page {
     /// A page with a status and heading.
-    pub fn new(status: StatusCode, heading: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, heading: impl Into<Text>) -> Self {
         Self {
             status,
             heading: heading.into(),
@@ -37,7 +49,7 @@ impl Page {
     }
 
     /// Adds a paragraph.
-    pub fn para(mut self, text: impl Into<String>) -> Self {
+    pub fn para(mut self, text: impl Into<Text>) -> Self {
         self.paragraphs.push(text.into());
         self
     }
@@ -49,37 +61,51 @@ impl Page {
     }
 
     /// Adds the page's button.
-    pub fn action(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn action(mut self, href: impl Into<String>, text: impl Into<Text>) -> Self {
         self.action = Some((href.into(), text.into()));
         self
     }
 
     /// Adds a link back to the service (which then receives `access_denied`).
     pub fn with_return_link(mut self) -> Self {
-        self.secondary = Some(("/cancel-link".into(), "Return to the service".into()));
+        self.secondary = Some(("/cancel-link".into(), "return-to-service".into()));
         self
     }
 
     /// "Sorry, there is a problem with the service": the hub or its store is down; try again later.
     pub fn unavailable() -> Self {
-        Page::new(StatusCode::SERVICE_UNAVAILABLE, "Sorry, there is a problem with the service")
-            .para("Try again later. Nothing you entered has been lost: go back to the service you were using and start again.")
+        Page::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable-heading")
+            .para("unavailable-body")
             .code("temporarily_unavailable")
     }
 
     /// A query string over the limit (INTERFACE.md §2): 414, with the way back.
     pub fn too_long() -> Self {
-        Page::new(StatusCode::URI_TOO_LONG, "The link you followed is too long")
-            .para("Go back to the service you were using and try again.")
+        Page::new(StatusCode::URI_TOO_LONG, "too-long-heading")
+            .para("go-back-try-again")
             .code("invalid_request")
     }
 
     /// The journey cookie is missing or the journey has expired.
     pub fn session_expired() -> Self {
-        Page::new(StatusCode::BAD_REQUEST, "Your session has timed out")
-            .para("You have not done anything for a while, or your browser did not keep our cookie, so we could not continue.")
-            .para("Go back to the service you were using and sign in again.")
+        Page::new(StatusCode::BAD_REQUEST, "session-expired-heading")
+            .para("session-expired-body")
+            .para("go-back-sign-in-again")
             .code("session_expired")
+    }
+
+    /// The page in the language of `chrome`.
+    pub fn render_in(&self, chrome: &Chrome) -> Response {
+        let lang = chrome.lang;
+        let view = PageView {
+            chrome: chrome.clone(),
+            heading: self.heading.render(lang),
+            paragraphs: self.paragraphs.iter().map(|p| p.render(lang)).collect(),
+            code: self.code.clone(),
+            action: self.action.as_ref().map(|(href, t)| (href.clone(), t.render(lang))),
+            secondary: self.secondary.as_ref().map(|(href, t)| (href.clone(), t.render(lang))),
+        };
+        render(self.status, &view)
     }
 }
 
@@ -107,8 +133,11 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
 }
 
 impl IntoResponse for Page {
+    /// An empty response carrying the page; [`crate::i18n::localise`] renders it in the person's language.
     fn into_response(self) -> Response {
-        render(self.status, &self)
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
     }
 }
 
@@ -120,15 +149,15 @@ pub struct ProviderOption {
     pub unavailable: bool,
     pub failed: bool,
     pub checked: bool,
-    /// The language of `name` when it differs from the page's (`cy` for Welsh names), for screen readers.
-    pub lang: Option<&'static str>,
 }
 
-/// The provider choice page (DESIGN.md journey step 3).
+/// The provider choice page (DESIGN.md journey step 3), its texts in the person's language.
 #[derive(Template, Debug)]
 #[template(path = "choose_provider.html")]
 pub struct ChooseProvider {
-    pub service_name: String,
+    pub chrome: Chrome,
+    pub heading: String,
+    pub return_to: String,
     pub hint: String,
     pub providers: Vec<ProviderOption>,
     pub notice: Option<String>,
@@ -137,7 +166,7 @@ pub struct ChooseProvider {
 
 /// The 404 page.
 pub async fn not_found() -> Page {
-    Page::new(StatusCode::NOT_FOUND, "Page not found").para("If you typed the web address, check it is correct. If you followed a link from a service, go back to it and try again.")
+    Page::new(StatusCode::NOT_FOUND, "not-found-heading").para("not-found-body")
 }
 
 /// A `302 Found` redirect, the status OAuth 2.0 examples use (RFC 6749 §4.1.2); browsers follow it with
