@@ -5,7 +5,6 @@
 use super::{load, Journey, Person, Status};
 use crate::{
     error::{ErrorCode, HubError},
-    i18n::Text,
     identity::{self, CoreIdentityFor, RETURN_CODE},
     ids::AuthCode,
     provider::token::{code_key, CodeGrant},
@@ -60,11 +59,6 @@ pub fn identity_claim_names(state: &AppState, journey: &Journey, person: &Person
 fn unavailable(e: impl std::fmt::Display) -> HubError {
     tracing::warn!(error = %e, "store unavailable");
     Page::unavailable().into()
-}
-
-/// The choice page's explanation when a provider did not reach the level (INTERFACE.md §9).
-pub fn level_notice(provider: &Provider) -> Text {
-    provider.text("level-notice")
 }
 
 /// The page for an identity check that is pending or failed (fraud suspected).

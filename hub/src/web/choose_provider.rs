@@ -5,7 +5,7 @@ use super::{render, ChooseProvider, Page, ProviderOption};
 use crate::{
     error::HubError,
     i18n::{Chrome, Lang, Text},
-    journey::{complete, load, Status},
+    journey::{load, Status},
     provider::authorize::cookie,
     state::AppState,
 };
@@ -78,11 +78,12 @@ fn page(
     } else {
         "choose-hint"
     };
+    // The provider that fell short of the level, named on the choice page (INTERFACE.md §9).
     let notice = journey
         .level_not_reached_at
         .as_deref()
         .and_then(|id| state.providers.get(id))
-        .map(|p| complete::level_notice(p).render(lang));
+        .map(|p| p.text("level-notice").render(lang));
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
