@@ -132,7 +132,7 @@ async fn every_page_of_a_sign_in_meets_wcag_2_2_aa_by_axe() -> Result<()> {
         browser.wait_for_url(&format!("{hub}/consent")).await?;
         let heading = browser.text("h1").await?;
         anyhow::ensure!(
-            heading == "Rhannu eich gwybodaeth gyda Example service",
+            heading == "Rhannu eich gwybodaeth gyda Gwasanaeth enghreifftiol",
             "consent heading {heading:?}"
         );
         check(&browser, "consent in Welsh", &mut found).await?;

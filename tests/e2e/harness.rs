@@ -231,6 +231,7 @@ levels = ["Cl", "Cl.Cm", "Cl.Cm.P1", "Cl.Cm.P2"]
                 r#"[[clients]]
 client_id = "rp-example"
 client_name = "Example service"
+client_name_cy = "Gwasanaeth enghreifftiol"
 redirect_uris = ["{rp}/callback"]
 post_logout_redirect_uris = ["{rp}/signed-out"]
 backchannel_logout_uri = "{rp}/backchannel-logout"

@@ -47,6 +47,9 @@ fn default_alg() -> String {
 pub struct Client {
     pub client_id: String,
     pub client_name: String,
+    /// The service's name in Welsh, for Welsh pages (its `client_name` when not registered).
+    #[serde(default)]
+    pub client_name_cy: Option<String>,
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
@@ -102,6 +105,14 @@ fn default_auth_method() -> TokenAuthMethod {
 }
 
 impl Client {
+    /// The service's name in a page's language.
+    pub fn name(&self, lang: crate::i18n::Lang) -> &str {
+        match (lang, &self.client_name_cy) {
+            (crate::i18n::Lang::Cy, Some(cy)) => cy,
+            _ => &self.client_name,
+        }
+    }
+
     /// Whether `uri` is one of the registered redirect URIs, by exact string comparison (RFC 9700 §4.1.3).
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)
@@ -280,6 +291,21 @@ mod tests {
             client.map(|c| c.has_redirect_uri("https://www.service.gov.uk/callback/")),
             Some(false)
         );
+    }
+
+    #[test]
+    fn a_service_is_named_in_welsh_when_registered_in_welsh() {
+        use crate::i18n::Lang;
+        let english_only = ClientRegistry::parse(GOOD).map_err(|e| e.to_string());
+        let english_only = english_only.as_ref().ok().and_then(|r| r.get("svc"));
+        let name = english_only.map(|c| (c.name(Lang::En).to_string(), c.name(Lang::Cy).to_string()));
+        let en = english_only.map(|c| c.client_name.clone()).unwrap_or_default();
+        assert_eq!(name, Some((en.clone(), en.clone())));
+        let both = GOOD.replace("client_name", "client_name_cy = \"Gwasanaeth\"\nclient_name");
+        let both = ClientRegistry::parse(&both).map_err(|e| e.to_string());
+        let both = both.as_ref().ok().and_then(|r| r.get("svc"));
+        let name = both.map(|c| (c.name(Lang::En).to_string(), c.name(Lang::Cy).to_string()));
+        assert_eq!(name, Some((en, "Gwasanaeth".to_string())));
     }
 
     #[test]

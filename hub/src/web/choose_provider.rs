@@ -63,7 +63,7 @@ fn page(
     let service_name = state
         .clients
         .get(&journey.request.client_id)
-        .map(|c| c.client_name.clone())
+        .map(|c| c.name(lang).to_string())
         .unwrap_or_default();
     let last = cookie(headers, LAST_PROVIDER_COOKIE);
     let providers = options(

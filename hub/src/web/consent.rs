@@ -44,7 +44,7 @@ pub async fn get(State(state): State<AppState>, chrome: Chrome, headers: HeaderM
     let service = state
         .clients
         .get(&journey.request.client_id)
-        .map(|c| c.client_name.clone())
+        .map(|c| c.name(lang).to_string())
         .unwrap_or_default();
     let confirmed = match state.providers.get(&person.provider_id) {
         Some(provider) => provider.text("consent-confirmed"),
