@@ -75,6 +75,33 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
 }
 
+/// On SIGHUP, reads the client and provider registries again (INTERFACE.md §8, "reloadable"), as operators
+/// expect of a daemon; an invalid file is refused, logged with the entry and field, and changes nothing.
+fn reload_on_hangup(state: AppState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; registries reload only on restart");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match state.reload_registries() {
+                Ok(()) => {
+                    tracing::info!("registries reloaded");
+                    provider::metrics::registry_reload("applied");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "registry reload refused; the registries in use stay");
+                    provider::metrics::registry_reload("refused");
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = state;
+}
+
 /// Serves the hub on `listener` until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -82,6 +109,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = AppState::from_config(config).await?;
+    reload_on_hangup(state.clone());
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;

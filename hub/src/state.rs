@@ -10,6 +10,7 @@ use crate::{
     upstream::Upstreams,
 };
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 use keys::SigningKey;
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -93,8 +94,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[derive(Debug)]
 pub struct Inner {
     pub config: Config,
-    pub clients: ClientRegistry,
-    pub providers: ProviderRegistry,
+    /// The registries, swapped whole on a reload ([`AppState::reload_registries`]); read them through
+    /// [`AppState::clients`] and [`AppState::providers`].
+    clients: ArcSwap<ClientRegistry>,
+    providers: ArcSwap<ProviderRegistry>,
     pub keys: HubKeys,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
@@ -154,12 +157,32 @@ impl AppState {
             client_keys: JwksCache::new(http.clone()),
             http,
             config,
-            clients,
-            providers,
+            clients: ArcSwap::from_pointee(clients),
+            providers: ArcSwap::from_pointee(providers),
             keys,
             store,
             clock,
         })))
+    }
+
+    /// The client registry as it stands (INTERFACE.md §8); a reload does not change a copy already taken.
+    pub fn clients(&self) -> Arc<ClientRegistry> {
+        self.clients.load_full()
+    }
+
+    /// The provider registry as it stands (INTERFACE.md §9).
+    pub fn providers(&self) -> Arc<ProviderRegistry> {
+        self.providers.load_full()
+    }
+
+    /// Reads both registry files again and, if both are valid, serves them from now on (INTERFACE.md §8:
+    /// "read at start-up and reloadable"). An invalid file changes nothing: the error names the entry and field.
+    pub fn reload_registries(&self) -> Result<(), String> {
+        let clients = ClientRegistry::load(&self.config.clients_file).map_err(|e| e.to_string())?;
+        let providers = ProviderRegistry::load(&self.config.providers_file).map_err(|e| e.to_string())?;
+        self.clients.store(Arc::new(clients));
+        self.providers.store(Arc::new(providers));
+        Ok(())
     }
 
     /// The key that signs ID tokens for a client (`id_token_signing_alg`, INTERFACE.md §4).

@@ -334,6 +334,28 @@ public_key = """
         Ok(base)
     }
 
+    /// The path of one of the federation's configuration files (`clients.toml`, `providers.toml`, …).
+    pub fn config_path(&self, name: &str) -> PathBuf {
+        self._dir.path().join(name)
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …) to the first hub instance, as an operator's `kill -s` would.
+    pub fn signal_hub(&self, signal: &str) -> Result<()> {
+        let (_, hub) = self
+            .children
+            .iter()
+            .find(|(name, _)| name == "hub")
+            .ok_or_else(|| anyhow!("no hub process"))?;
+        let status = Command::new("kill")
+            .args(["-s", signal, &hub.id().to_string()])
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill -s {signal} failed");
+        }
+        Ok(())
+    }
+
     /// Everything the hub has logged so far, with [`Options::capture_hub_log`] (empty otherwise).
     pub fn hub_log(&self) -> String {
         self.hub_log

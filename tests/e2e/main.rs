@@ -10,4 +10,5 @@ mod independent;
 mod independent_op;
 mod launcher;
 mod logout;
+mod operations;
 mod resilience;

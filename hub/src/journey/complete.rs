@@ -43,7 +43,7 @@ pub fn identity_claim_names(state: &AppState, journey: &Journey, person: &Person
         return Vec::new();
     }
     let supplies = state
-        .providers
+        .providers()
         .get(&person.provider_id)
         .map(|p| p.claims.clone())
         .unwrap_or_default();
@@ -101,11 +101,9 @@ pub async fn after_provider(
             load::save(state, id, &journey).await?;
             return Ok(crate::web::found("/choose-provider"));
         }
-        // The registry is fixed for the process's life: the provider that answered is in it.
-        let provider = state
-            .providers
-            .get(&person.provider_id)
-            .ok_or_else(Page::session_expired)?;
+        // A provider removed from the registry since it answered: the journey cannot go on.
+        let providers = state.providers();
+        let provider = providers.get(&person.provider_id).ok_or_else(Page::session_expired)?;
         let page = identity_page(provider, outcome.as_deref());
         journey.partial = Some(person);
         load::save(state, id, &journey).await?;
@@ -145,8 +143,8 @@ pub async fn issue_code(
     vector: Vector,
     return_code: Option<&str>,
 ) -> Result<Response, HubError> {
-    let client = state
-        .clients
+    let clients = state.clients();
+    let client = clients
         .get(&journey.request.client_id)
         .ok_or_else(Page::session_expired)?;
     let now = state.now();

@@ -312,10 +312,11 @@ async fn unpack_request_object(state: &AppState, params: Params) -> Result<Param
         )
         .into_error(&state.config.issuer)
     };
+    let clients = state.clients();
     let client = params
         .client_id
         .as_deref()
-        .and_then(|id| state.clients.get(id))
+        .and_then(|id| clients.get(id))
         .ok_or_else(|| refuse("unknown client"))?;
     let claims = super::client_auth::verify_client_jwt(state, client, &jwt)
         .await
@@ -327,8 +328,8 @@ async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Re
     let issuer = &state.config.issuer;
     let by_object = params.request.is_some();
     let params = unpack_request_object(&state, params).await?;
-    let request = validate(&params, &state.clients).map_err(|r| r.into_error(issuer))?;
-    if !by_object && state.clients.get(&request.client_id).is_some_and(|c| c.jar_required) {
+    let request = validate(&params, &state.clients()).map_err(|r| r.into_error(issuer))?;
+    if !by_object && state.clients().get(&request.client_id).is_some_and(|c| c.jar_required) {
         return Err(Refusal::Redirect(
             request.return_to,
             ErrorCode::InvalidRequest,

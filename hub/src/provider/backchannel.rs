@@ -27,7 +27,8 @@ pub fn logout_claims(issuer: &str, client_id: &str, sub: &str, now: i64) -> Map<
 
 /// Sends logout tokens for an ended session, in the background.
 pub fn notify(state: &AppState, session: &HubSession) {
-    for client in session.clients.iter().filter_map(|id| state.clients.get(id)) {
+    let clients = state.clients();
+    for client in session.clients.iter().filter_map(|id| clients.get(id)) {
         let Some(uri) = client.backchannel_logout_uri.clone() else {
             continue;
         };

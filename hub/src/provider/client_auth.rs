@@ -127,8 +127,9 @@ pub async fn verify_client_jwt(state: &AppState, client: &Client, token: &str) -
     verified.map(|(_, claims)| claims)
 }
 
-/// Authenticates the client of a token request, returning its registration.
-pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Result<&'a Client, HubError> {
+/// Authenticates the client of a token request, returning its registration (a copy: the registry may be
+/// reloaded meanwhile).
+pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Client, HubError> {
     let basic = presented.is_basic();
     let named = match presented {
         Presented::Assertion {
@@ -141,9 +142,10 @@ pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Res
         Presented::SecretPost { client_id, .. } | Presented::SecretBasic { client_id, .. } => Some(client_id.clone()),
         Presented::None { client_id } => client_id.clone(),
     };
+    let clients = state.clients();
     let client = named
         .as_deref()
-        .and_then(|id| state.clients.get(id))
+        .and_then(|id| clients.get(id))
         .ok_or_else(|| invalid_client(basic, "unknown client"))?;
     if !client.active {
         return Err(HubError::json(ErrorCode::UnauthorizedClient, "client is not active"));
@@ -176,7 +178,7 @@ pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Res
             let ttl = Duration::from_secs((checked.exp - now + SKEW).max(1) as u64);
             let key = format!("jti:{}:{}", client.client_id, crate::ids::hash(&checked.jti));
             match state.store.put_if_absent(&key, vec![1], ttl).await {
-                Ok(true) => Ok(client),
+                Ok(true) => Ok(client.clone()),
                 Ok(false) => Err(invalid_client(false, "client assertion jti has been used before")),
                 Err(e) => {
                     tracing::warn!(error = %e, "store unavailable");
@@ -190,7 +192,7 @@ pub async fn authenticate<'a>(state: &'a AppState, presented: &Presented) -> Res
             let ok = PasswordHash::new(hash)
                 .is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok());
             if ok {
-                Ok(client)
+                Ok(client.clone())
             } else {
                 Err(invalid_client(basic, "client authentication failed"))
             }

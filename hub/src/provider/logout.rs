@@ -41,7 +41,8 @@ pub fn destination(state: &AppState, params: &Params) -> Option<String> {
     if params.client_id.as_deref().is_some_and(|c| c != client_id) {
         return None;
     }
-    let client = state.clients.get(client_id)?;
+    let clients = state.clients();
+    let client = clients.get(client_id)?;
     let uri = params.post_logout_redirect_uri.as_deref()?;
     if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
         return None;

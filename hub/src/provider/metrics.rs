@@ -59,6 +59,11 @@ pub fn code_issued(vot: &str, identity: Option<&str>, return_code: Option<&str>)
     .increment(1);
 }
 
+/// Counts registry reloads by outcome (`applied` or `refused`).
+pub fn registry_reload(outcome: &'static str) {
+    metrics::counter!("hub_registry_reloads_total", "outcome" => outcome).increment(1);
+}
+
 /// Counts a provider's answer by outcome.
 pub fn provider_outcome(provider: &str, outcome: &'static str) {
     metrics::counter!("hub_provider_outcomes_total", "provider" => provider.to_string(), "outcome" => outcome)

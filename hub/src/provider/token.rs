@@ -161,7 +161,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             ));
         }
     }
-    let client = authenticate(&state, &presented).await?;
+    let client = &authenticate(&state, &presented).await?;
     match form.get("grant_type").map(String::as_str) {
         None => return Err(HubError::json(ErrorCode::InvalidRequest, "grant_type is required")),
         Some("authorization_code") => {}

@@ -104,8 +104,8 @@ pub async fn get(
         .clone()
         .filter(|a| journey.status == Status::ProviderChosen && constant_time_eq(&a.state, upstate))
         .ok_or_else(|| bad_callback("journey is not waiting for this provider"))?;
-    let provider = state
-        .providers
+    let providers = state.providers();
+    let provider = providers
         .get(&attempt.provider_id)
         .ok_or_else(|| bad_callback("provider no longer registered"))?;
 

@@ -171,7 +171,8 @@ impl Upstreams {
     /// (OIDC Discovery §4.3).
     pub async fn metadata(&self, provider: &Provider) -> Result<Arc<ProviderMetadata>, UpstreamError> {
         if let Some((meta, at)) = self.metadata.read().await.get(&provider.id).cloned() {
-            if at.elapsed() < METADATA_MAX_AGE {
+            // A reloaded registry may have changed the provider's issuer: fetch that one's instead.
+            if at.elapsed() < METADATA_MAX_AGE && meta.issuer == provider.issuer {
                 return Ok(meta);
             }
         }

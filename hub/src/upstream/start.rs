@@ -27,7 +27,8 @@ pub async fn begin(
     provider_id: &str,
     lang: Lang,
 ) -> Result<Response, HubError> {
-    let provider = state.providers.get(provider_id).ok_or_else(Page::session_expired)?;
+    let providers = state.providers();
+    let provider = providers.get(provider_id).ok_or_else(Page::session_expired)?;
     let meta = match state.upstreams.metadata(provider).await {
         Ok(meta) => meta,
         Err(e) => {

@@ -30,7 +30,7 @@ pub fn options(
     lang: Lang,
 ) -> Vec<ProviderOption> {
     let mut list: Vec<ProviderOption> = state
-        .providers
+        .providers()
         .iter()
         .filter(|p| p.can_reach(wanted))
         .map(|p| ProviderOption {
@@ -61,7 +61,7 @@ fn page(
 ) -> Response {
     let lang = chrome.lang;
     let service_name = state
-        .clients
+        .clients()
         .get(&journey.request.client_id)
         .map(|c| c.name(lang).to_string())
         .unwrap_or_default();
@@ -82,8 +82,7 @@ fn page(
     let notice = journey
         .level_not_reached_at
         .as_deref()
-        .and_then(|id| state.providers.get(id))
-        .map(|p| p.text("level-notice").render(lang));
+        .and_then(|id| state.providers().get(id).map(|p| p.text("level-notice").render(lang)));
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {

@@ -42,11 +42,11 @@ pub async fn get(State(state): State<AppState>, chrome: Chrome, headers: HeaderM
         .map(|id| lang.t(id))
         .collect();
     let service = state
-        .clients
+        .clients()
         .get(&journey.request.client_id)
         .map(|c| c.name(lang).to_string())
         .unwrap_or_default();
-    let confirmed = match state.providers.get(&person.provider_id) {
+    let confirmed = match state.providers().get(&person.provider_id) {
         Some(provider) => provider.text("consent-confirmed"),
         None => Text::new("consent-confirmed").arg("provider", lang.t("consent-your-provider")),
     };
