@@ -1,8 +1,9 @@
 //! The person's language, English or Welsh, and the messages of the hub's pages in it (Welsh Language
 //! Standards; GOV.UK Design System "Welsh language"). Messages live in `hub/locales/{en,cy}/hub.ftl`
-//! (Project Fluent), compiled in. The language is chosen, in order, by a `?lang=` switch on a page, the
-//! `__Host-hub-lang` cookie, the service's `ui_locales` (OIDC Core §3.1.2.1, set at `/authorize`), else
-//! English. Pages are rendered in it by [`localise`].
+//! (Project Fluent), compiled in. A request's language is a `?lang=` switch on a page, else the
+//! `__Host-hub-lang` cookie, else English; `/authorize` sets that cookie from the service's `ui_locales`
+//! (OIDC Core §3.1.2.1) and a switch sets it from the person's choice. Pages are rendered in it by
+//! [`localise`].
 
 use axum::{
     extract::{FromRequestParts, Request},
