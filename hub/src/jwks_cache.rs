@@ -1,6 +1,6 @@
 //! Fetching and caching other parties' public keys: services' `jwks_uri` (INTERFACE.md §3) and providers'
 //! JWKS (§9). Fetched with a timeout, cached, and refetched once when a token names an unknown `kid`
-//! (key rotation), but not more than once every [`MIN_REFETCH`], so a stream of bad tokens cannot make the
+//! (key rotation), but not more than once every `MIN_REFETCH` (10 s), so a stream of bad tokens cannot make the
 //! hub hammer a peer.
 
 use keys::{KeyError, VerifyingKeys};
