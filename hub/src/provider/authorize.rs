@@ -328,8 +328,9 @@ async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Re
     let issuer = &state.config.issuer;
     let by_object = params.request.is_some();
     let params = unpack_request_object(&state, params).await?;
-    let request = validate(&params, &state.clients()).map_err(|r| r.into_error(issuer))?;
-    if !by_object && state.clients().get(&request.client_id).is_some_and(|c| c.jar_required) {
+    let clients = state.clients();
+    let request = validate(&params, &clients).map_err(|r| r.into_error(issuer))?;
+    if !by_object && clients.get(&request.client_id).is_some_and(|c| c.jar_required) {
         return Err(Refusal::Redirect(
             request.return_to,
             ErrorCode::InvalidRequest,

@@ -86,6 +86,14 @@ impl Provider {
             .unwrap_or_else(|| vector.to_string())
     }
 
+    /// The provider's name in a page's language.
+    pub fn name(&self, lang: crate::i18n::Lang) -> &str {
+        match lang {
+            crate::i18n::Lang::En => &self.name,
+            crate::i18n::Lang::Cy => &self.name_cy,
+        }
+    }
+
     /// A message naming this provider (placeable `provider`) in English or Welsh.
     pub fn text(&self, id: &'static str) -> crate::i18n::Text {
         crate::i18n::Text::new(id).named("provider", &self.name, &self.name_cy)

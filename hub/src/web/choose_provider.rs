@@ -35,10 +35,7 @@ pub fn options(
         .filter(|p| p.can_reach(wanted))
         .map(|p| ProviderOption {
             id: p.id.clone(),
-            name: match lang {
-                Lang::En => p.name.clone(),
-                Lang::Cy => p.name_cy.clone(),
-            },
+            name: p.name(lang).to_string(),
             unavailable: p.temporarily_unavailable,
             failed: failed.contains(&p.id),
             checked: false,
@@ -60,11 +57,7 @@ fn page(
     error: Option<Text>,
 ) -> Response {
     let lang = chrome.lang;
-    let service_name = state
-        .clients()
-        .get(&journey.request.client_id)
-        .map(|c| c.name(lang).to_string())
-        .unwrap_or_default();
+    let service_name = super::service_name(state, &journey.request.client_id, lang);
     let last = cookie(headers, LAST_PROVIDER_COOKIE);
     let providers = options(
         state,

@@ -41,11 +41,7 @@ pub async fn get(State(state): State<AppState>, chrome: Chrome, headers: HeaderM
         .filter_map(|c| describe(c))
         .map(|id| lang.t(id))
         .collect();
-    let service = state
-        .clients()
-        .get(&journey.request.client_id)
-        .map(|c| c.name(lang).to_string())
-        .unwrap_or_default();
+    let service = super::service_name(&state, &journey.request.client_id, lang);
     let confirmed = match state.providers().get(&person.provider_id) {
         Some(provider) => provider.text("consent-confirmed"),
         None => Text::new("consent-confirmed").arg("provider", lang.t("consent-your-provider")),

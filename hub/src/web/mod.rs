@@ -109,6 +109,15 @@ impl Page {
     }
 }
 
+/// The name of the service a journey is for, in the page's language (empty if it has left the registry).
+pub fn service_name(state: &crate::state::AppState, client_id: &str, lang: crate::i18n::Lang) -> String {
+    state
+        .clients()
+        .get(client_id)
+        .map(|c| c.name(lang).to_string())
+        .unwrap_or_default()
+}
+
 /// Renders any template as an HTML response with the given status and safe headers.
 pub fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
