@@ -40,6 +40,8 @@ pub struct Config {
     pub identity_issuer: Option<String>,
     /// Timeout of each HTTP call to a provider or a client's `jwks_uri`, seconds.
     pub http_timeout_secs: u64,
+    /// The most entries the embedded memory store holds; past it, new sign-ins get "try again".
+    pub memory_store_max_entries: usize,
 }
 
 impl Default for Config {
@@ -60,6 +62,7 @@ impl Default for Config {
             session_idle_secs: 3600,
             session_absolute_secs: 8 * 3600,
             identity_issuer: None,
+            memory_store_max_entries: 500_000,
         }
     }
 }

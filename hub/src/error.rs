@@ -1,197 +1,223 @@
-//! One error type for the hub's endpoints that renders itself (STYLE.md §5): OAuth errors go to services
-//! in the spec's form (a redirect with `error`, `error_description`, `state`, `iss` per RFC 6749 §4.1.2.1
-//! and RFC 9207, or JSON per §5.2), and the same failures reach people as GOV.UK pages with a way forward.
+//! One error for the hub, two renderings (STYLE.md §5). [`HubError`] says what went wrong, whatever
+//! the source (`From` the store, the audit sink, the journey), so handlers use `?`. How it reaches its
+//! audience is chosen by the route, through the handler's return type: a person's route returns
+//! [`crate::web::page::PageResult`] (a GOV.UK page with a way forward), a service's route [`ApiResult`] (the spec's JSON:
+//! RFC 6749 §5.2, RFC 6750 §3), and `/authorize` after the redirect URI is trusted sends it back as a
+//! redirect ([`HubError::to_service`], RFC 6749 §4.1.2.1 with `state` and `iss`, RFC 9207). Each error
+//! is logged once, where it is rendered.
 
-use crate::web::Page;
+use crate::{
+    audit::AuditError,
+    http,
+    journey::JourneyError,
+    oauth::{ErrorCode, ReturnTo},
+    store::StoreError,
+};
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 
-/// OAuth 2.0 / OIDC error codes (RFC 6749 §4.1.2.1, §5.2; OIDC Core §3.1.2.6; RFC 6750 §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRequest,
-    InvalidClient,
-    InvalidGrant,
-    InvalidScope,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    UnsupportedResponseType,
-    AccessDenied,
-    LoginRequired,
-    ConsentRequired,
-    UnmetAuthenticationRequirements,
-    RequestUriNotSupported,
-    TemporarilyUnavailable,
-    ServerError,
-}
-
-impl ErrorCode {
-    /// The code as written on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::InvalidScope => "invalid_scope",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::UnsupportedResponseType => "unsupported_response_type",
-            Self::AccessDenied => "access_denied",
-            Self::LoginRequired => "login_required",
-            Self::ConsentRequired => "consent_required",
-            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
-            Self::RequestUriNotSupported => "request_uri_not_supported",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
-            Self::ServerError => "server_error",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How the authorization response is returned (OAuth 2.0 Multiple Response Types §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseMode {
-    #[default]
-    Query,
-    Fragment,
-}
-
-/// Where and how to send an authorization response to a registered redirect URI.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ReturnTo {
-    pub redirect_uri: String,
-    pub state: Option<String>,
-    pub response_mode: ResponseMode,
-}
-
-impl ReturnTo {
-    /// The redirect carrying `params` plus `state` and `iss`, in the query or fragment.
-    pub fn redirect(&self, issuer: &str, params: &[(&str, &str)]) -> Response {
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params {
-            ser.append_pair(k, v);
-        }
-        if let Some(state) = &self.state {
-            ser.append_pair("state", state);
-        }
-        ser.append_pair("iss", issuer);
-        let encoded = ser.finish();
-        let location = match self.response_mode {
-            ResponseMode::Query if self.redirect_uri.contains('?') => format!("{}&{encoded}", self.redirect_uri),
-            ResponseMode::Query => format!("{}?{encoded}", self.redirect_uri),
-            ResponseMode::Fragment => format!("{}#{encoded}", self.redirect_uri),
-        };
-        let mut response = crate::web::found(&location);
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-    }
-}
-
-/// Every way a hub endpoint can fail, each rendering itself for its audience.
-#[derive(Debug)]
+/// Everything that can go wrong serving a request.
+#[derive(Debug, thiserror::Error)]
 pub enum HubError {
-    /// A page for the person: the request cannot be trusted enough to redirect (RFC 6749 §4.1.2.1).
-    Page(Box<Page>),
-    /// An error returned to the service at its (validated) redirect URI.
-    Redirect {
-        to: ReturnTo,
-        issuer: String,
-        code: ErrorCode,
-        description: String,
-    },
-    /// A JSON error from the token endpoint (RFC 6749 §5.2). `basic` adds `WWW-Authenticate: Basic`.
-    Json {
-        status: StatusCode,
-        code: ErrorCode,
-        description: String,
-        basic: bool,
-    },
-    /// A userinfo error (RFC 6750 §3): 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
-    Bearer { description: String },
+    /// The session store did not answer: "try again" / `temporarily_unavailable`.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit log could not record what must be recorded: nothing is asserted.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The journey cannot take this step.
+    #[error(transparent)]
+    Journey(#[from] JourneyError),
+    /// The request names no live journey (expired, ended, or never was).
+    #[error("no such journey")]
+    NoJourney,
+    /// A protocol refusal with its OAuth code.
+    #[error("{code}: {description}")]
+    OAuth { code: ErrorCode, description: String },
+    /// Client authentication failed (RFC 6749 §5.2); `basic` when the client tried HTTP Basic.
+    #[error("invalid_client: {description}")]
+    InvalidClient { description: String, basic: bool },
+    /// A Bearer access token was missing, bad, expired or revoked (RFC 6750 §3).
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
 }
 
 impl HubError {
-    /// A token endpoint error with its RFC status (400, or 401 for `invalid_client` over Basic).
-    pub fn json(code: ErrorCode, description: impl Into<String>) -> Self {
-        let status = match code {
-            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Self::Json {
-            status,
+    /// A protocol refusal.
+    pub fn oauth(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self::OAuth {
             code,
             description: description.into(),
-            basic: false,
         }
     }
-}
 
-impl From<Page> for HubError {
-    fn from(page: Page) -> Self {
-        Self::Page(Box::new(page))
-    }
-}
-
-impl IntoResponse for HubError {
-    fn into_response(self) -> Response {
+    /// The OAuth code a service receives for this error.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Page(page) => page.into_response(),
-            Self::Redirect {
-                to,
-                issuer,
-                code,
-                description,
-            } => to.redirect(
-                &issuer,
-                &[("error", code.as_str()), ("error_description", &description)],
-            ),
-            Self::Json {
-                status,
-                code,
-                description,
-                basic,
-            } => {
-                let body = serde_json::json!({ "error": code.as_str(), "error_description": description });
-                let mut response = (status, Json(body)).into_response();
-                let headers = response.headers_mut();
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                if basic {
-                    *response.status_mut() = StatusCode::UNAUTHORIZED;
-                    response.headers_mut().insert(
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Basic realm=\"token\""),
-                    );
-                }
-                response
+            Self::Store(_) | Self::Audit(_) => ErrorCode::TemporarilyUnavailable,
+            Self::OAuth { code, .. } => *code,
+            Self::InvalidClient { .. } => ErrorCode::InvalidClient,
+            Self::InvalidToken(_) => ErrorCode::InvalidToken,
+            Self::Journey(_) | Self::NoJourney => ErrorCode::InvalidRequest,
+        }
+    }
+
+    /// The `error_description` a service receives: never internal detail.
+    pub fn description(&self) -> String {
+        match self {
+            Self::Store(_) | Self::Audit(_) => "the hub cannot complete the request now; try again later".into(),
+            Self::OAuth { description, .. } | Self::InvalidClient { description, .. } => description.clone(),
+            Self::InvalidToken(description) => description
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                .collect(),
+            Self::Journey(e) => e.to_string(),
+            Self::NoJourney => "no such journey".into(),
+        }
+    }
+
+    /// Logs the error once, where it is rendered.
+    pub fn log(&self) {
+        match self {
+            Self::Store(e) => tracing::warn!(error = %e, "store unavailable"),
+            Self::Audit(e) => tracing::error!(error = %e, "audit log unavailable; nothing asserted"),
+            Self::Journey(e) => tracing::info!(error = %e, "journey step refused"),
+            Self::InvalidClient { description, .. } => tracing::info!(reason = %description, "client refused"),
+            _ => tracing::debug!(error = %self, "request refused"),
+        }
+    }
+
+    /// This error sent back to the service at a trusted redirect URI, with `state` and `iss`.
+    pub fn to_service(self, to: &ReturnTo, issuer: &str) -> Response {
+        self.log();
+        http::found(&to.error_location(issuer, self.code(), &self.description()))
+    }
+
+    /// This error as JSON for a service (RFC 6749 §5.2, RFC 6750 §3).
+    pub fn json(self) -> Response {
+        let (status, code, description) = (self.status(), self.code(), self.description());
+        let body = Json(serde_json::json!({ "error": code.as_str(), "error_description": &description }));
+        let mut response = http::no_store((status, body));
+        match &self {
+            Self::InvalidClient { basic: true, .. } => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"token\""),
+                );
             }
-            Self::Bearer { description } => {
-                let safe: String = description
-                    .chars()
-                    .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-                    .collect();
-                let value = format!("Bearer error=\"invalid_token\", error_description=\"{safe}\"");
-                let mut response = (
-                    StatusCode::UNAUTHORIZED,
-                    Json(serde_json::json!({"error": "invalid_token", "error_description": safe})),
-                )
-                    .into_response();
+            Self::InvalidToken(_) => {
+                let value = format!("Bearer error=\"invalid_token\", error_description=\"{description}\"");
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }
-                response
+            }
+            _ => {}
+        }
+        response
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Store(_) | Self::Audit(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::OAuth {
+                code: ErrorCode::TemporarilyUnavailable,
+                ..
+            } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::OAuth {
+                code: ErrorCode::ServerError,
+                ..
+            } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidClient { basic: true, .. } | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A service's route failed: rendered as the spec's JSON.
+#[derive(Debug)]
+pub struct ApiError(pub HubError);
+
+/// What a service's route returns.
+pub type ApiResult = Result<Response, ApiError>;
+
+/// `From` every source of a [`HubError`] (through the wrapper's own `wrap`), so a route's handlers use
+/// `?` whatever its rendering.
+macro_rules! rendered_as {
+    ($wrapper:ident) => {
+        impl From<$crate::error::HubError> for $wrapper {
+            fn from(e: $crate::error::HubError) -> Self {
+                Self::wrap(e)
             }
         }
+        impl From<$crate::store::StoreError> for $wrapper {
+            fn from(e: $crate::store::StoreError) -> Self {
+                Self::wrap(e.into())
+            }
+        }
+        impl From<$crate::audit::AuditError> for $wrapper {
+            fn from(e: $crate::audit::AuditError) -> Self {
+                Self::wrap(e.into())
+            }
+        }
+        impl From<$crate::journey::JourneyError> for $wrapper {
+            fn from(e: $crate::journey::JourneyError) -> Self {
+                Self::wrap(e.into())
+            }
+        }
+    };
+}
+
+pub(crate) use rendered_as;
+
+impl ApiError {
+    fn wrap(e: HubError) -> Self {
+        Self(e)
+    }
+}
+
+rendered_as!(ApiError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        self.0.json()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::oauth::ResponseMode;
+
+    #[test]
+    fn one_error_renders_for_each_audience() {
+        let down = || HubError::Store(StoreError::Unavailable("connection refused".into()));
+        let json = down().json();
+        assert_eq!(json.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let to = ReturnTo {
+            redirect_uri: "https://svc.example/cb".into(),
+            state: Some("s".into()),
+            response_mode: ResponseMode::Query,
+        };
+        let redirect = down().to_service(&to, "https://hub");
+        let location = redirect.headers()[header::LOCATION].to_str().unwrap().to_string();
+        assert!(location.starts_with("https://svc.example/cb?error=temporarily_unavailable"));
+        assert!(location.contains("state=s") && location.contains("iss=https%3A%2F%2Fhub"));
+        assert!(!location.contains("refused"), "no internal detail reaches the service");
+        let basic = HubError::InvalidClient {
+            description: "no".into(),
+            basic: true,
+        }
+        .json();
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+        assert!(basic.headers().contains_key(header::WWW_AUTHENTICATE));
+        let bearer = HubError::InvalidToken("bad \"token\"".into()).json();
+        assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+        let www = bearer.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_string();
+        assert_eq!(www, "Bearer error=\"invalid_token\", error_description=\"bad token\"");
     }
 }

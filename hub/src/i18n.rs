@@ -1,16 +1,8 @@
 //! The person's language, English or Welsh, and the messages of the hub's pages in it (Welsh Language
 //! Standards; GOV.UK Design System "Welsh language"). Messages live in `hub/locales/{en,cy}/hub.ftl`
-//! (Project Fluent), compiled in. A request's language is a `?lang=` switch on a page, else the
-//! `__Host-hub-lang` cookie, else English; `/authorize` sets that cookie from the service's `ui_locales`
-//! (OIDC Core §3.1.2.1) and a switch sets it from the person's choice. Pages are rendered in it by
-//! [`localise`].
+//! (Project Fluent), compiled in. Which language a request is in is the web layer's to decide
+//! (`web::chrome`); this module knows only languages and messages.
 
-use axum::{
-    extract::{FromRequestParts, Request},
-    http::{header, request::Parts, HeaderMap, HeaderValue, Method},
-    middleware::Next,
-    response::Response,
-};
 use fluent_templates::{fluent_bundle::FluentValue, LanguageIdentifier, Loader as _};
 use std::{borrow::Cow, collections::HashMap, sync::LazyLock};
 
@@ -25,12 +17,6 @@ fluent_templates::static_loader! {
 
 static EN: LazyLock<LanguageIdentifier> = LazyLock::new(|| LanguageIdentifier::from_bytes(b"en").unwrap_or_default());
 static CY: LazyLock<LanguageIdentifier> = LazyLock::new(|| LanguageIdentifier::from_bytes(b"cy").unwrap_or_default());
-
-/// Holds only `en` or `cy`: the language the person chose.
-pub const LANG_COOKIE: &str = "__Host-hub-lang";
-
-/// The pages where a language switch is offered: re-fetching them with `?lang=` is safe.
-const SWITCHABLE: &[&str] = &["/choose-provider", "/consent"];
 
 /// A language the hub's pages are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,14 +71,6 @@ impl Lang {
         LOCALES.try_lookup_with_args(self.id(), id, &args).unwrap_or_else(|| {
             tracing::error!(message = id, lang = self.code(), "no such message");
             id.to_string()
-        })
-    }
-
-    /// The cookie remembering this choice (a year; it names a language and nothing else).
-    pub fn cookie(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            Lang::En => "__Host-hub-lang=en; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000",
-            Lang::Cy => "__Host-hub-lang=cy; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000",
         })
     }
 }
@@ -157,81 +135,6 @@ impl From<&'static str> for Text {
     fn from(id: &'static str) -> Self {
         Text::new(id)
     }
-}
-
-/// What every page's frame needs: its language and, where offered, the link switching to the other one.
-#[derive(Debug, Clone, Default)]
-pub struct Chrome {
-    pub lang: Lang,
-    /// The other language and the link to this page in it.
-    pub switch: Option<(Lang, String)>,
-}
-
-impl Chrome {
-    /// The message `id` in the page's language.
-    pub fn t(&self, id: &str) -> String {
-        self.lang.t(id)
-    }
-
-    /// The language of a request: a `?lang=` switch, else the cookie, else English.
-    pub fn of(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap) -> (Chrome, Option<Lang>) {
-        let switched = query.and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "lang")
-                .and_then(|(_, v)| Lang::parse(&v))
-        });
-        let lang = switched
-            .or_else(|| crate::provider::authorize::cookie(headers, LANG_COOKIE).and_then(|c| Lang::parse(&c)))
-            .unwrap_or_default();
-        let switch = (SWITCHABLE.contains(&path) && matches!(*method, Method::GET | Method::POST)).then(|| {
-            let other = match lang {
-                Lang::En => Lang::Cy,
-                Lang::Cy => Lang::En,
-            };
-            (other, format!("{path}?lang={}", other.code()))
-        });
-        (Chrome { lang, switch }, switched)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Chrome {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Chrome>().cloned().unwrap_or_default())
-    }
-}
-
-/// Middleware: decides the request's language, hands it to handlers (as [`Chrome`]), renders any
-/// [`crate::web::Page`] the handler returned in it, and remembers a `?lang=` switch in the cookie.
-pub async fn localise(mut request: Request, next: Next) -> Response {
-    let (chrome, switched) = Chrome::of(
-        request.method(),
-        request.uri().path(),
-        request.uri().query(),
-        request.headers(),
-    );
-    request.extensions_mut().insert(chrome.clone());
-    let mut response = next.run(request).await;
-    if let Some(page) = response.extensions_mut().remove::<crate::web::Page>() {
-        let status = response.status();
-        let rendered = page.render_in(&chrome);
-        let headers = response.headers().clone();
-        response = rendered;
-        *response.status_mut() = status;
-        // Keep what the handler set (cookies above all); the rendered page brings its own body headers.
-        for (name, value) in headers.iter() {
-            if name == header::SET_COOKIE {
-                response.headers_mut().append(name, value.clone());
-            } else if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                response.headers_mut().insert(name, value.clone());
-            }
-        }
-    }
-    if let Some(lang) = switched {
-        response.headers_mut().append(header::SET_COOKIE, lang.cookie());
-    }
-    response
 }
 
 #[cfg(test)]
@@ -325,67 +228,5 @@ mod tests {
             text.render(Lang::Cy),
             "Dewiswch sut i fewngofnodi i Apply for a licence"
         );
-    }
-
-    #[test]
-    fn language_choice_table() {
-        let with_cookie = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(
-                header::COOKIE,
-                HeaderValue::from_str(&format!("{LANG_COOKIE}={v}")).unwrap_or_else(|_| unreachable!()),
-            );
-            h
-        };
-        let none = HeaderMap::new();
-        let cases = [
-            ("/choose-provider", None, &none, Lang::En, None, true),
-            (
-                "/choose-provider",
-                Some("lang=cy"),
-                &none,
-                Lang::Cy,
-                Some(Lang::Cy),
-                true,
-            ),
-            (
-                "/choose-provider",
-                Some("lang=CY-gb"),
-                &none,
-                Lang::Cy,
-                Some(Lang::Cy),
-                true,
-            ),
-            (
-                "/choose-provider",
-                Some("lang=fr"),
-                &with_cookie("cy"),
-                Lang::Cy,
-                None,
-                true,
-            ),
-            (
-                "/consent",
-                Some("lang=en"),
-                &with_cookie("cy"),
-                Lang::En,
-                Some(Lang::En),
-                true,
-            ),
-            ("/upstream/callback", None, &with_cookie("cy"), Lang::Cy, None, false),
-            ("/authorize", None, &with_cookie("xx"), Lang::En, None, false),
-            ("/logout", None, &none, Lang::En, None, false),
-        ];
-        for (path, query, headers, lang, switched, offered) in cases {
-            let (chrome, got) = Chrome::of(&Method::GET, path, query, headers);
-            assert_eq!(
-                (chrome.lang, got, chrome.switch.is_some()),
-                (lang, switched, offered),
-                "{path} {query:?}"
-            );
-        }
-        assert_eq!(Lang::from_ui_locales("fr cy en"), Some(Lang::Cy));
-        assert_eq!(Lang::from_ui_locales("en-GB cy"), Some(Lang::En));
-        assert_eq!(Lang::from_ui_locales("fr"), None);
     }
 }

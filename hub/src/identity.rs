@@ -4,7 +4,11 @@
 //!
 //! Pure functions of the provider's claims and `now`; nothing here is stored.
 
-use crate::vtr::Vector;
+use crate::{
+    ids::{ClientId, PairwiseSub},
+    tokens::{CoreIdentityClaims, VerifiableCredential, CORE_IDENTITY_TTL},
+    vtr::Vector,
+};
 use serde_json::{json, Map, Value};
 
 /// The coreIdentityJWT claim name.
@@ -17,42 +21,6 @@ pub const PASSPORT: &str = "https://vocab.account.gov.uk/v1/passport";
 pub const DRIVING_PERMIT: &str = "https://vocab.account.gov.uk/v1/drivingPermit";
 /// The return code claim name.
 pub const RETURN_CODE: &str = "https://vocab.account.gov.uk/v1/returnCode";
-/// Lifetime of a coreIdentityJWT, seconds.
-pub const CORE_IDENTITY_TTL: i64 = 1800;
-
-/// The `did:web` identifier of a base URL (W3C did:web §3.2): the host, with `%3A` before a port.
-pub fn did_web(base_url: &str) -> String {
-    match url::Url::parse(base_url) {
-        Ok(url) => {
-            let host = url.host_str().unwrap_or_default();
-            let path: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
-            let mut did = match url.port() {
-                Some(port) => format!("did:web:{host}%3A{port}"),
-                None => format!("did:web:{host}"),
-            };
-            for segment in path {
-                did.push(':');
-                did.push_str(segment);
-            }
-            did
-        }
-        Err(_) => String::new(),
-    }
-}
-
-/// The DID document of the identity issuer: the keys that sign identity credentials.
-pub fn did_document(identity_issuer: &str, keys: &[&keys::SigningKey]) -> Value {
-    let did = did_web(identity_issuer);
-    let methods: Vec<Value> = keys
-        .iter()
-        .map(|k| json!({"id": format!("{did}#{}", k.kid()), "type": "JsonWebKey", "controller": did, "publicKeyJwk": k.public_jwk()}))
-        .collect();
-    json!({
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/jwk/v1"],
-        "id": did,
-        "assertionMethod": methods,
-    })
-}
 
 fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claims
@@ -77,12 +45,12 @@ pub fn credential_subject(provider_claims: &Map<String, Value>) -> Option<Value>
     Some(json!({"name": [{"nameParts": parts}], "birthDate": [{"value": birthdate}]}))
 }
 
-/// The claims of a coreIdentityJWT for one service.
+/// Who a coreIdentityJWT is for.
 #[derive(Debug, Clone)]
 pub struct CoreIdentityFor<'a> {
     pub identity_issuer: &'a str,
-    pub sub: &'a str,
-    pub client_id: &'a str,
+    pub sub: &'a PairwiseSub,
+    pub client_id: &'a ClientId,
     pub vector: Vector,
     pub vtm: &'a str,
     pub now: i64,
@@ -92,23 +60,22 @@ pub struct CoreIdentityFor<'a> {
 pub fn core_identity_claims(
     for_: &CoreIdentityFor<'_>,
     provider_claims: &Map<String, Value>,
-) -> Option<Map<String, Value>> {
+) -> Option<CoreIdentityClaims> {
     let subject = credential_subject(provider_claims)?;
-    let claims = json!({
-        "iss": for_.identity_issuer,
-        "sub": for_.sub,
-        "aud": for_.client_id,
-        "nbf": for_.now,
-        "iat": for_.now,
-        "exp": for_.now + CORE_IDENTITY_TTL,
-        "vot": for_.vector.identity_vot().unwrap_or("P0"),
-        "vtm": for_.vtm,
-        "vc": {
-            "type": ["VerifiableCredential", "VerifiableIdentityCredential"],
-            "credentialSubject": subject,
+    Some(CoreIdentityClaims {
+        iss: for_.identity_issuer.to_string(),
+        sub: for_.sub.clone(),
+        aud: for_.client_id.clone(),
+        nbf: for_.now,
+        iat: for_.now,
+        exp: for_.now + CORE_IDENTITY_TTL,
+        vot: for_.vector.identity_vot().unwrap_or("P0").to_string(),
+        vtm: for_.vtm.to_string(),
+        vc: VerifiableCredential {
+            kind: vec!["VerifiableCredential".into(), "VerifiableIdentityCredential".into()],
+            credential_subject: subject,
         },
-    });
-    claims.as_object().cloned()
+    })
 }
 
 /// The address in One Login's form: the provider's own vocabulary claim, else mapped from the OIDC
@@ -140,7 +107,7 @@ pub fn identity_claims(
     provider_supplies: &[String],
     provider_claims: &Map<String, Value>,
     for_: &CoreIdentityFor<'_>,
-    sign: impl Fn(&Map<String, Value>) -> Option<String>,
+    sign: impl Fn(&CoreIdentityClaims) -> Option<String>,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     let wanted = |name: &str| asked.iter().any(|a| a == name) && provider_supplies.iter().any(|p| p == name);
@@ -164,6 +131,26 @@ pub fn identity_claims(
     out
 }
 
+/// The standard claims released through the hub's userinfo for the scopes asked (OIDC Core §5.4), as the
+/// provider supplied them.
+pub fn released_claims(scopes: &[String], provider_claims: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut copy = |names: &[&str]| {
+        for n in names {
+            if let Some(v) = provider_claims.get(*n) {
+                out.insert((*n).to_string(), v.clone());
+            }
+        }
+    };
+    if scopes.iter().any(|s| s == "email") {
+        copy(&["email", "email_verified"]);
+    }
+    if scopes.iter().any(|s| s == "phone") {
+        copy(&["phone_number", "phone_number_verified"]);
+    }
+    out
+}
+
 /// Human descriptions of identity claims, for the consent page.
 pub fn describe(claim: &str) -> Option<&'static str> {
     match claim {
@@ -180,22 +167,6 @@ pub fn describe(claim: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn did_web_table() {
-        let cases = [
-            ("https://identity.account.gov.uk/", "did:web:identity.account.gov.uk"),
-            ("https://identity.account.gov.uk", "did:web:identity.account.gov.uk"),
-            ("http://127.0.0.1:8080", "did:web:127.0.0.1%3A8080"),
-            (
-                "https://example.gov.uk/hub/identity",
-                "did:web:example.gov.uk:hub:identity",
-            ),
-        ];
-        for (url, want) in cases {
-            assert_eq!(did_web(url), want, "{url}");
-        }
-    }
-
     fn person() -> Map<String, Value> {
         serde_json::from_value(json!({
             "given_name": "Mary Anne", "family_name": "Watson", "birthdate": "1985-02-08",
@@ -206,16 +177,31 @@ mod tests {
     }
 
     #[test]
+    fn only_scoped_claims_are_released() {
+        let provider: Map<String, Value> = serde_json::from_str(
+            r#"{"email":"a@b","email_verified":true,"phone_number":"1","given_name":"A","birthdate":"2000-01-01"}"#,
+        )
+        .unwrap();
+        let got = released_claims(&["openid".into(), "email".into()], &provider);
+        assert_eq!(
+            got.keys().cloned().collect::<Vec<_>>(),
+            vec!["email".to_string(), "email_verified".to_string()]
+        );
+        assert!(released_claims(&["openid".into()], &provider).is_empty());
+    }
+
+    #[test]
     fn core_identity_has_the_one_login_shape() {
+        let (sub, client) = (PairwiseSub::from("urn:x"), ClientId::from("c"));
         let for_ = CoreIdentityFor {
             identity_issuer: "https://hub",
-            sub: "urn:x",
-            client_id: "c",
+            sub: &sub,
+            client_id: &client,
             vector: Vector::parse("Cl.Cm.P2").unwrap(),
             vtm: "https://hub/trustmark",
             now: 1000,
         };
-        let c = core_identity_claims(&for_, &person()).unwrap();
+        let c = serde_json::to_value(core_identity_claims(&for_, &person()).unwrap()).unwrap();
         assert_eq!(c["vot"], "P2");
         assert_eq!(c["exp"], 2800);
         let subject = &c["vc"]["credentialSubject"];
@@ -230,10 +216,11 @@ mod tests {
 
     #[test]
     fn only_asked_registered_and_supplied_claims_are_released() {
+        let (sub, client) = (PairwiseSub::from("s"), ClientId::from("c"));
         let for_ = CoreIdentityFor {
             identity_issuer: "https://hub",
-            sub: "s",
-            client_id: "c",
+            sub: &sub,
+            client_id: &client,
             vector: Vector::parse("Cl.Cm.P2").unwrap(),
             vtm: "v",
             now: 0,

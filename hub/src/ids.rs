@@ -1,7 +1,8 @@
-//! Random identifiers and secrets, and the hashes under which the store keeps them.
+//! Typed identifiers and secrets (STYLE.md §8), and the hashes under which the store keeps secrets.
 //!
-//! Codes, access tokens and journey ids are 256-bit random values (RFC 6749 §10.10 asks for at least 128).
-//! The store keys single-use secrets by their SHA-256, so a dump of Redis yields nothing redeemable.
+//! Codes, access tokens, journey and session ids are 256-bit random values (RFC 6749 §10.10 asks for at
+//! least 128). Secrets have a redacted `Debug`; the store keys single-use secrets by their SHA-256, so a
+//! dump of Redis yields nothing redeemable.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::RngCore;
@@ -36,16 +37,89 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-macro_rules! secret_newtype {
+/// Compares two secrets in constant time (length is not secret).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A public identifier: shown in logs and metrics, compared as a string.
+macro_rules! public_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The identifier as written in registries and on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_string())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+public_id!(
+    /// A relying service's `client_id` (INTERFACE.md §8).
+    ClientId
+);
+public_id!(
+    /// An identity provider's id in the provider registry (INTERFACE.md §9); never sent to services.
+    ProviderId
+);
+public_id!(
+    /// A pairwise subject identifier (OIDC Core §8.1): what one sector knows a person by.
+    PairwiseSub
+);
+
+/// A random secret: redacted in `Debug`, generated fresh, compared in constant time.
+macro_rules! secret_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(String);
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, concat!(stringify!($name), "(…)"))
+                f.write_str(concat!(stringify!($name), "(…)"))
             }
         }
 
@@ -55,36 +129,49 @@ macro_rules! secret_newtype {
                 Self(random_token())
             }
 
+            /// A value received from outside (a cookie, a form, a token request); not yet trusted.
+            pub fn from_wire(value: &str) -> Self {
+                Self(value.to_string())
+            }
+
             /// The value as sent on the wire.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// Whether two values are equal, compared in constant time.
+            pub fn same_as(&self, other: &str) -> bool {
+                constant_time_eq(&self.0, other)
             }
         }
     };
 }
 
-secret_newtype!(
-    /// The id of one authorization journey, held in the `__Host-hub-journey` cookie.
+secret_id!(
+    /// The id of one authorization journey.
     JourneyId
 );
-secret_newtype!(
-    /// An authorization code given to a relying service (single use, 5 minutes).
+secret_id!(
+    /// An authorization code given to a relying service (single use, 5 minutes at most).
     AuthCode
 );
-secret_newtype!(
+secret_id!(
     /// A Bearer access token for `/userinfo` (180 seconds).
     AccessToken
 );
-secret_newtype!(
+secret_id!(
     /// A hub single sign-on session id, held in the `__Host-hub-session` cookie.
     SessionId
 );
-
-/// Compares two secrets in constant time (length is not secret).
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
+secret_id!(
+    /// The opaque `sid` of one journey's assertion (OIDC Front/Back-Channel Logout `sid`), not linkable
+    /// across services.
+    Sid
+);
+secret_id!(
+    /// The hub's own `state` towards a provider, one per attempt.
+    UpstreamState
+);
 
 #[cfg(test)]
 mod tests {
@@ -99,10 +186,13 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_long_and_distinct() {
-        let (a, b) = (random_token(), random_token());
-        assert_eq!(a.len(), 43);
+    fn tokens_are_long_distinct_and_redacted() {
+        let (a, b) = (AuthCode::generate(), AuthCode::generate());
+        assert_eq!(a.as_str().len(), 43);
         assert_ne!(a, b);
-        assert_eq!(format!("{:?}", AuthCode(a)), "AuthCode(…)");
+        assert_eq!(format!("{a:?}"), "AuthCode(…)");
+        assert!(a.same_as(a.as_str()));
+        assert!(!a.same_as(b.as_str()));
+        assert_eq!(ClientId::from("svc"), "svc");
     }
 }

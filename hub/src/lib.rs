@@ -1,23 +1,38 @@
 //! The federation hub: an OpenID Connect provider to relying services (`provider/`, INTERFACE.md §1–6)
 //! and an OpenID Connect client of certified identity providers (`upstream/`, §9), brokering one sign-in
-//! journey (`journey/`) with state in a [`store::SessionStore`].
+//! journey at a time.
 //!
-//! The binary is thin: it reads [`config::Config`] and calls [`run`]; tests call [`router`] in-process.
+//! Layers, bottom up (no module imports one above it): the protocol rules and the journey's decisions
+//! (`vtr`, `oauth`, `identity`, `pairwise`, `tokens`, `registry`, `journey`, `audit::event`), knowing
+//! nothing of HTTP; the seams and state (`store`, `audit`, `upstream::client`, `state`); the carrying-out
+//! of decisions (`carry_out`); then the endpoints (`provider/`, `upstream/callback`), the person's pages
+//! (`web/`) and the operators' endpoints (`ops/`). The binary is thin: it reads [`config::Config`] and
+//! calls [`run`]; tests call [`router`] in-process.
 
+#[cfg(test)]
+mod architecture;
+pub mod audit;
+pub mod carry_out;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod i18n;
 pub mod identity;
+pub mod idp;
 pub mod ids;
 pub mod journey;
 pub mod jwks_cache;
+pub mod oauth;
+pub mod ops;
+pub mod outbound;
 pub mod pairwise;
 pub mod provider;
 pub mod registry;
-pub mod session;
 pub mod state;
 pub mod store;
+pub mod telemetry;
+pub mod tokens;
 pub mod upstream;
 pub mod vtr;
 pub mod web;
@@ -29,12 +44,12 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use provider::{authorize, did, discovery, health, jwks, logout, token, trustmark, userinfo};
+use provider::{authorize, did, discovery, jwks, logout, token, trustmark, userinfo};
 use std::future::Future;
 
 /// Every route of the hub. A URL's path names the module that serves it.
 pub fn router(state: AppState) -> Router {
-    provider::metrics::handle();
+    ops::metrics::handle();
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery::get))
         .route("/.well-known/jwks.json", get(jwks::get))
@@ -44,22 +59,22 @@ pub fn router(state: AppState) -> Router {
         .route("/userinfo", get(userinfo::handle).post(userinfo::handle))
         .route("/logout", get(logout::get))
         .route("/trustmark", get(trustmark::get))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(provider::metrics::get))
-        .route(upstream::JWKS_PATH, get(jwks::upstream))
-        .route(upstream::CALLBACK_PATH, get(upstream::callback::get))
+        .route("/healthz", get(ops::health::healthz))
+        .route("/readyz", get(ops::health::readyz))
+        .route("/metrics", get(ops::metrics::get))
+        .route(idp::JWKS_PATH, get(upstream::jwks::get))
+        .route(idp::CALLBACK_PATH, get(upstream::callback::get))
         .route(
             "/choose-provider",
             get(web::choose_provider::get).post(web::choose_provider::post),
         )
         .route("/consent", get(web::consent::get).post(web::consent::post))
-        .route("/cancel", post(web::choose_provider::cancel))
-        .route("/cancel-link", get(web::choose_provider::cancel))
+        .route("/cancel", post(web::cancel::post))
+        .route("/cancel-link", get(web::cancel::post))
         .fallback(web::not_found)
         .merge(govuk::router())
-        .route_layer(axum::middleware::from_fn(provider::metrics::track))
-        .layer(axum::middleware::from_fn(i18n::localise))
+        .route_layer(axum::middleware::from_fn(ops::metrics::track))
+        .layer(axum::middleware::from_fn(web::localise::localise))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
@@ -86,16 +101,24 @@ fn reload_on_hangup(state: AppState) {
             return;
         };
         while hangups.recv().await.is_some() {
-            match state.reload_registries() {
-                Ok(()) => {
+            let (applied, reg) = match state.reload_registries() {
+                Ok(reg) => {
                     tracing::info!("registries reloaded");
-                    provider::metrics::registry_reload("applied");
+                    telemetry::registry_reload("applied");
+                    (true, reg)
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "registry reload refused; the registries in use stay");
-                    provider::metrics::registry_reload("refused");
+                    telemetry::registry_reload("refused");
+                    (false, state.snapshot())
                 }
-            }
+            };
+            let fact = audit::Fact::RegistryReloaded {
+                applied,
+                clients: reg.clients.len(),
+                providers: reg.providers.len(),
+            };
+            audit::note(state.audit.as_ref(), state.now(), fact).await;
         }
     });
     #[cfg(not(unix))]

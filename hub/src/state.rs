@@ -1,23 +1,31 @@
 //! The shared application state (STYLE.md §6): one cheap `Clone` holding configuration, registries, keys
-//! and the seams tests swap (store, clock).
+//! and the seams tests swap: the [`SessionStore`](crate::store::SessionStore), the [`Clock`], the
+//! [`ProviderClient`] for all outbound HTTP, and the [`AuditSink`](crate::audit::AuditSink).
 
 use crate::{
+    audit::{self, NoAudit},
     clock::{Clock, SystemClock},
     config::Config,
+    idp::providers::Upstreams,
+    ids::PairwiseSub,
+    journey::Person,
     jwks_cache::JwksCache,
-    registry::{ClientRegistry, ProviderRegistry},
+    outbound::{HttpClient, ProviderClient},
+    registry::{Client, ClientRegistry, ProviderRegistry, Snapshot},
     store::{MemoryStore, RedisStore, Store},
-    upstream::Upstreams,
 };
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use keys::SigningKey;
 use std::{path::Path, sync::Arc, time::Duration};
 
+/// The largest answer the hub reads from a provider or a service's `jwks_uri`, bytes.
+pub const MAX_OUTBOUND_BODY: usize = 256 * 1024;
+
 /// The hub's own keys.
 #[derive(Debug)]
 pub struct HubKeys {
-    /// Signs ID tokens, logout tokens and identity credentials (published at `/.well-known/jwks.json`).
+    /// Signs ID tokens and logout tokens (published at `/.well-known/jwks.json`).
     pub signing: SigningKey,
     /// Signs the hub's client assertions to providers (published at `/upstream/jwks.json`).
     pub upstream: SigningKey,
@@ -90,21 +98,51 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
+/// The seams tests swap (STYLE.md §6).
+#[derive(Debug, Clone)]
+pub struct Seams {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// All HTTP the hub makes on its own: providers, services' `jwks_uri`, back-channel logout.
+    pub outbound: Arc<dyn ProviderClient>,
+    pub audit: audit::Sink,
+}
+
+impl Seams {
+    /// The real seams for a configuration: Redis or the memory store, the system clock, real HTTP.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store: Store = match &config.redis_url {
+            Some(url) => Arc::new(
+                RedisStore::new(url, &config.redis_prefix).map_err(|e| anyhow::anyhow!("field redis_url: {e}"))?,
+            ),
+            None => Arc::new(MemoryStore::new(clock.clone(), config.memory_store_max_entries)),
+        };
+        let timeout = Duration::from_secs(config.http_timeout_secs);
+        Ok(Self {
+            store,
+            clock,
+            outbound: Arc::new(HttpClient::new(timeout, MAX_OUTBOUND_BODY)?),
+            audit: Arc::new(NoAudit),
+        })
+    }
+}
+
 /// Everything a handler needs.
 #[derive(Debug)]
 pub struct Inner {
     pub config: Config,
     /// The registries, swapped whole on a reload ([`AppState::reload_registries`]); read them through
-    /// [`AppState::clients`] and [`AppState::providers`].
+    /// [`AppState::snapshot`].
     clients: ArcSwap<ClientRegistry>,
     providers: ArcSwap<ProviderRegistry>,
     pub keys: HubKeys,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub outbound: Arc<dyn ProviderClient>,
+    pub audit: audit::Sink,
     pub upstreams: Upstreams,
     pub client_keys: JwksCache,
-    /// For calls the hub makes on its own (back-channel logout).
-    pub http: reqwest::Client,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
@@ -119,74 +157,62 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state from configuration: registries, keys, store.
+    /// Builds the state from configuration: registries, keys, the real seams.
     pub async fn from_config(config: Config) -> anyhow::Result<Self> {
         let clients = ClientRegistry::load(&config.clients_file)?;
         let providers = ProviderRegistry::load(&config.providers_file)?;
         let keys = HubKeys::load_or_generate(&config.keys_dir)?;
-        let store: Store = match &config.redis_url {
-            Some(url) => {
-                let store =
-                    RedisStore::new(url, &config.redis_prefix).map_err(|e| anyhow::anyhow!("field redis_url: {e}"))?;
-                if let Err(e) = crate::store::SessionStore::ping(&store).await {
-                    tracing::warn!(error = %e, "Redis does not answer yet; serving 'try again' until it does");
-                }
-                Arc::new(store)
+        let seams = Seams::from_config(&config)?;
+        if config.redis_url.is_some() {
+            if let Err(e) = seams.store.ping().await {
+                tracing::warn!(error = %e, "Redis does not answer yet; serving 'try again' until it does");
             }
-            None => Arc::new(MemoryStore::new()),
-        };
-        Self::new(config, clients, providers, keys, store, Arc::new(SystemClock))
+        }
+        Ok(Self::new(config, clients, providers, keys, seams))
     }
 
-    /// Builds the state from parts (tests swap the store and clock).
+    /// Builds the state from parts (tests swap the seams).
     pub fn new(
         config: Config,
         clients: ClientRegistry,
         providers: ProviderRegistry,
         keys: HubKeys,
-        store: Store,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(config.http_timeout_secs))
-            .connect_timeout(Duration::from_secs(config.http_timeout_secs))
-            .build()?;
-        Ok(Self(Arc::new(Inner {
-            upstreams: Upstreams::new(http.clone()),
-            client_keys: JwksCache::new(http.clone()),
-            http,
+        seams: Seams,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            upstreams: Upstreams::new(seams.outbound.clone(), seams.clock.clone()),
+            client_keys: JwksCache::new(seams.outbound.clone(), seams.clock.clone()),
             config,
             clients: ArcSwap::from_pointee(clients),
             providers: ArcSwap::from_pointee(providers),
             keys,
-            store,
-            clock,
-        })))
+            store: seams.store,
+            clock: seams.clock,
+            outbound: seams.outbound,
+            audit: seams.audit,
+        }))
     }
 
-    /// The client registry as it stands (INTERFACE.md §8); a reload does not change a copy already taken.
-    pub fn clients(&self) -> Arc<ClientRegistry> {
-        self.clients.load_full()
-    }
-
-    /// The provider registry as it stands (INTERFACE.md §9).
-    pub fn providers(&self) -> Arc<ProviderRegistry> {
-        self.providers.load_full()
+    /// Both registries as they stand now; a reload does not change a snapshot already taken.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            clients: self.clients.load_full(),
+            providers: self.providers.load_full(),
+        }
     }
 
     /// Reads both registry files again and, if both are valid, serves them from now on (INTERFACE.md §8:
     /// "read at start-up and reloadable"). An invalid file changes nothing: the error names the entry and field.
-    pub fn reload_registries(&self) -> Result<(), String> {
+    pub fn reload_registries(&self) -> Result<Snapshot, String> {
         let clients = ClientRegistry::load(&self.config.clients_file).map_err(|e| e.to_string())?;
         let providers = ProviderRegistry::load(&self.config.providers_file).map_err(|e| e.to_string())?;
         self.clients.store(Arc::new(clients));
         self.providers.store(Arc::new(providers));
-        Ok(())
+        Ok(self.snapshot())
     }
 
     /// The key that signs ID tokens for a client (`id_token_signing_alg`, INTERFACE.md §4).
-    pub fn id_token_key(&self, client: &crate::registry::Client) -> &keys::SigningKey {
+    pub fn id_token_key(&self, client: &Client) -> &SigningKey {
         if client.id_token_signing_alg == "RS256" {
             &self.keys.signing_rs256
         } else {
@@ -195,14 +221,14 @@ impl AppState {
     }
 
     /// The pairwise `sub` of a person for a client's sector (INTERFACE.md §4).
-    pub fn pairwise_sub(&self, client: &crate::registry::Client, person: &crate::journey::Person) -> String {
-        crate::pairwise::pairwise_sub(
+    pub fn pairwise_sub(&self, client: &Client, person: &Person) -> PairwiseSub {
+        PairwiseSub::from(crate::pairwise::pairwise_sub(
             &self.keys.pairwise_secret,
             &self.config.sub_prefix,
             &client.sector,
             &person.provider_issuer,
             &person.provider_sub,
-        )
+        ))
     }
 
     /// The current time, from the clock.

@@ -9,9 +9,11 @@ use axum::{
     Router,
 };
 use hub::{
+    audit::NoAudit,
     clock::ManualClock,
+    outbound::HttpClient,
     registry::{ClientRegistry, ProviderRegistry},
-    state::HubKeys,
+    state::{HubKeys, Seams},
     store::MemoryStore,
     AppState, Config,
 };
@@ -55,15 +57,14 @@ impl TestApp {
             ..Config::default()
         };
         let keys = HubKeys::load_or_generate(dir.path()).unwrap();
-        let state = AppState::new(
-            config,
-            clients,
-            providers,
-            keys,
-            Arc::new(MemoryStore::new()),
-            Arc::new(ManualClock::at(1_000_000)),
-        )
-        .unwrap();
+        let clock = Arc::new(ManualClock::at(1_000_000));
+        let seams = Seams {
+            store: Arc::new(MemoryStore::new(clock.clone(), 10_000)),
+            clock,
+            outbound: Arc::new(HttpClient::new(std::time::Duration::from_secs(1), 65_536).unwrap()),
+            audit: Arc::new(NoAudit),
+        };
+        let state = AppState::new(config, clients, providers, keys, seams);
         Self {
             router: hub::router(state),
             _dir: dir,

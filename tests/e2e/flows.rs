@@ -270,7 +270,10 @@ async fn code_flow_rules(store: StoreKind) -> Result<()> {
     assert_eq!(status, 401);
     assert!(www.unwrap_or_default().starts_with("Bearer error=\"invalid_token\""));
 
-    // Every key the hub wrote to Redis carries a TTL (journeys, codes, tokens, replay entries).
+    // Every key the hub wrote to Redis carries a TTL (journeys, codes, tokens, replay entries). A finished
+    // journey leaves the store; one left half-way stays, with its TTL.
+    let unfinished = Agent::new()?.get(&authorize_url(&fed, &Pkce::new(), &[])).await?;
+    assert_eq!(unfinished.status, 302, "{}", unfinished.body);
     if let Some(prefix) = &fed.redis_prefix {
         let client = redis::Client::open(crate::harness::redis_url())?;
         let mut conn = client.get_multiplexed_async_connection().await?;

@@ -957,12 +957,18 @@ async fn single_sign_on_across_sectors_prompt_max_age_and_logout() -> Result<()>
     Ok(())
 }
 
-/// The Redis key of the hub session named by the agent's cookie (the hub writes `{prefix}session:{id}`).
+/// The Redis key of the hub session named by the agent's cookie (the hub writes
+/// `{prefix}session:{base64url(SHA-256(id))}`: a cookie value is never a store key).
 fn session_key(fed: &Federation, agent: &Agent) -> Result<String> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     let id = agent
         .cookie("__Host-hub-session")
         .ok_or_else(|| anyhow!("no hub session cookie"))?;
-    Ok(format!("{}session:{id}", fed.redis_prefix.clone().unwrap_or_default()))
+    let hashed = URL_SAFE_NO_PAD.encode(Sha256::digest(id.as_bytes()));
+    Ok(format!(
+        "{}session:{hashed}",
+        fed.redis_prefix.clone().unwrap_or_default()
+    ))
 }
 
 #[tokio::test]

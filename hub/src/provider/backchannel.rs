@@ -2,73 +2,66 @@
 //! every service given an assertion in it that registered a `backchannel_logout_uri` is sent a signed
 //! logout token. Delivery runs in the background with retries and backoff; it never delays the person.
 
-use crate::{session::HubSession, state::AppState};
-use serde_json::{json, Map};
+use crate::{
+    audit::{self, Fact},
+    journey::HubSession,
+    state::AppState,
+    tokens::{LogoutTokenClaims, LOGOUT_TYP},
+};
 use std::time::Duration;
 
-/// The logout event (Back-Channel Logout 1.0 §2.4).
-pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Attempts per service.
 const ATTEMPTS: u32 = 4;
 
-/// The claims of a logout token for one service.
-pub fn logout_claims(issuer: &str, client_id: &str, sub: &str, now: i64) -> Map<String, serde_json::Value> {
-    let claims = json!({
-        "iss": issuer,
-        "aud": client_id,
-        "iat": now,
-        "exp": now + 120,
-        "jti": crate::ids::random_token(),
-        "sub": sub,
-        "events": { EVENT: {} },
-    });
-    claims.as_object().cloned().unwrap_or_default()
-}
-
 /// Sends logout tokens for an ended session, in the background.
 pub fn notify(state: &AppState, session: &HubSession) {
-    let clients = state.clients();
-    for client in session.clients.iter().filter_map(|id| clients.get(id)) {
+    let reg = state.snapshot();
+    for client in session.clients.iter().filter_map(|id| reg.client(id.as_str())) {
         let Some(uri) = client.backchannel_logout_uri.clone() else {
             continue;
         };
         let sub = state.pairwise_sub(client, &session.person);
-        let claims = logout_claims(&state.config.issuer, &client.client_id, &sub, state.now());
-        let token = match state.keys.signing.sign_jwt("logout+jwt", &claims) {
+        let claims = LogoutTokenClaims::new(
+            &state.config.issuer,
+            client.client_id.clone(),
+            sub.clone(),
+            crate::ids::random_token(),
+            state.now(),
+        );
+        let token = match state.keys.signing.sign(LOGOUT_TYP, &claims) {
             Ok(token) => token,
             Err(e) => {
                 tracing::error!(error = %e, "could not sign a logout token");
                 continue;
             }
         };
-        let http = state.http.clone();
+        let state = state.clone();
         let client_id = client.client_id.clone();
         tokio::spawn(async move {
+            let mut delivered = false;
+            let mut attempts = 0;
             for attempt in 0..ATTEMPTS {
-                let sent = http.post(&uri).form(&[("logout_token", token.as_str())]).send().await;
-                match sent {
-                    Ok(r) if r.status().is_success() => return,
-                    Ok(r) => tracing::warn!(client_id, status = %r.status(), attempt, "back-channel logout refused"),
-                    Err(e) => tracing::warn!(client_id, error = %e, attempt, "back-channel logout failed"),
+                attempts = attempt + 1;
+                match state.outbound.post_form(&uri, &[("logout_token", &token)], None).await {
+                    Ok(r) if r.ok() => {
+                        delivered = true;
+                        break;
+                    }
+                    Ok(r) => tracing::warn!(%client_id, status = r.status, attempt, "back-channel logout refused"),
+                    Err(e) => tracing::warn!(%client_id, error = %e, attempt, "back-channel logout failed"),
                 }
                 tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
             }
-            tracing::warn!(client_id, "back-channel logout gave up");
+            if !delivered {
+                tracing::warn!(%client_id, "back-channel logout gave up");
+            }
+            let fact = Fact::BackchannelLogout {
+                client_id,
+                sub,
+                delivered,
+                attempts,
+            };
+            audit::note(state.audit.as_ref(), state.now(), fact).await;
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn logout_token_claims_follow_the_spec() {
-        let c = logout_claims("https://hub", "svc", "urn:sub", 1000);
-        assert_eq!(c["aud"], "svc");
-        assert_eq!(c["exp"], 1120);
-        assert!(c["events"].get(EVENT).is_some());
-        assert!(c.get("nonce").is_none(), "a logout token must not carry a nonce");
-        assert_eq!(c["jti"].as_str().map(str::len), Some(43));
     }
 }

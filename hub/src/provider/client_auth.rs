@@ -2,24 +2,20 @@
 //! INTERFACE.md §3): `private_key_jwt` by default, `client_secret_post` (and `client_secret_basic` for
 //! `oidc-basic` clients) against an Argon2id hash.
 //!
-//! [`check_assertion_claims`] is the pure rule set for a client assertion; signature and `jti` replay
-//! checks need keys and the store and live in [`authenticate`].
+//! The claim rules of a client assertion live once, in [`keys::client_assertion`], shared with idp-stub;
+//! signature and `jti` replay checks need keys and the store and live in [`authenticate`].
 
 use crate::{
-    error::{ErrorCode, HubError},
+    error::HubError,
+    oauth::ErrorCode,
     registry::{clients::TokenAuthMethod, Client},
     state::AppState,
+    store,
 };
 use argon2::{password_hash::PasswordHash, Argon2, PasswordVerifier};
+use keys::client_assertion::{self, JWT_BEARER};
 use serde_json::{Map, Value};
 use std::time::Duration;
-
-/// The only client assertion type (RFC 7523 §2.2).
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// The longest life a client assertion may claim (INTERFACE.md §3: at most 60 minutes).
-pub const MAX_ASSERTION_LIFETIME: i64 = 3600;
-/// Clock skew tolerated on `iat`/`nbf`, seconds.
-pub const SKEW: i64 = 30;
 
 /// How the request tried to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,68 +46,10 @@ impl Presented {
 }
 
 fn invalid_client(basic: bool, why: &str) -> HubError {
-    HubError::Json {
-        status: axum::http::StatusCode::BAD_REQUEST,
-        code: ErrorCode::InvalidClient,
+    HubError::InvalidClient {
         description: why.to_string(),
         basic,
     }
-}
-
-/// A client assertion's claims that passed [`check_assertion_claims`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckedAssertion {
-    pub jti: String,
-    pub exp: i64,
-}
-
-/// The claim rules for a client assertion: `iss` = `sub` = client id, `aud` names the token endpoint or
-/// the issuer (a string or an array), `exp` in the future but at most 60 minutes away, `iat` and `nbf` not
-/// in the future (30 s skew), and a `jti`.
-pub fn check_assertion_claims(
-    claims: &Map<String, Value>,
-    client_id: &str,
-    token_endpoint: &str,
-    issuer: &str,
-    now: i64,
-) -> Result<CheckedAssertion, &'static str> {
-    let s = |n: &str| claims.get(n).and_then(Value::as_str);
-    let i = |n: &str| claims.get(n).and_then(Value::as_i64);
-    if s("iss") != Some(client_id) {
-        return Err("client assertion iss must be the client_id");
-    }
-    if s("sub") != Some(client_id) {
-        return Err("client assertion sub must be the client_id");
-    }
-    let aud_ok = |a: &str| a == token_endpoint || a == issuer || a.trim_end_matches('/') == issuer;
-    let aud = match claims.get("aud") {
-        Some(Value::String(a)) => aud_ok(a),
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(aud_ok),
-        _ => false,
-    };
-    if !aud {
-        return Err("client assertion aud must be the token endpoint");
-    }
-    let exp = i("exp").ok_or("client assertion exp is required")?;
-    if exp <= now {
-        return Err("client assertion has expired");
-    }
-    if exp > now + MAX_ASSERTION_LIFETIME + SKEW {
-        return Err("client assertion exp is more than 60 minutes away");
-    }
-    if i("iat").is_some_and(|iat| iat > now + SKEW) {
-        return Err("client assertion iat is in the future");
-    }
-    if i("nbf").is_some_and(|nbf| nbf > now + SKEW) {
-        return Err("client assertion is not yet valid");
-    }
-    let jti = s("jti")
-        .filter(|j| !j.is_empty())
-        .ok_or("client assertion jti is required")?;
-    Ok(CheckedAssertion {
-        jti: jti.to_string(),
-        exp,
-    })
 }
 
 /// Verifies a JWT signed by a client (a client assertion or a request object) with the client's registered
@@ -142,13 +80,13 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
         Presented::SecretPost { client_id, .. } | Presented::SecretBasic { client_id, .. } => Some(client_id.clone()),
         Presented::None { client_id } => client_id.clone(),
     };
-    let clients = state.clients();
+    let reg = state.snapshot();
     let client = named
         .as_deref()
-        .and_then(|id| clients.get(id))
+        .and_then(|id| reg.client(id))
         .ok_or_else(|| invalid_client(basic, "unknown client"))?;
     if !client.active {
-        return Err(HubError::json(ErrorCode::UnauthorizedClient, "client is not active"));
+        return Err(HubError::oauth(ErrorCode::UnauthorizedClient, "client is not active"));
     }
     match (presented, client.token_endpoint_auth_method) {
         (
@@ -167,23 +105,28 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
                 invalid_client(false, "client assertion signature is invalid")
             })?;
             let now = state.now();
-            let checked = check_assertion_claims(
-                &claims,
-                &client.client_id,
-                &state.config.url("/token"),
-                &state.config.issuer,
+            let token_endpoint = state.config.url("/token");
+            let issuer_slash = format!("{}/", state.config.issuer);
+            let audiences = [
+                token_endpoint.as_str(),
+                state.config.issuer.as_str(),
+                issuer_slash.as_str(),
+            ];
+            let expected = client_assertion::Expected {
+                client_id: client.client_id.as_str(),
+                audiences: &audiences,
                 now,
-            )
-            .map_err(|why| invalid_client(false, why))?;
-            let ttl = Duration::from_secs((checked.exp - now + SKEW).max(1) as u64);
-            let key = format!("jti:{}:{}", client.client_id, crate::ids::hash(&checked.jti));
-            match state.store.put_if_absent(&key, vec![1], ttl).await {
-                Ok(true) => Ok(client.clone()),
-                Ok(false) => Err(invalid_client(false, "client assertion jti has been used before")),
-                Err(e) => {
-                    tracing::warn!(error = %e, "store unavailable");
-                    Err(HubError::json(ErrorCode::TemporarilyUnavailable, "try again later"))
-                }
+            };
+            let checked = client_assertion::check(&claims, &expected).map_err(|why| invalid_client(false, why))?;
+            let ttl = Duration::from_secs((checked.exp - now + keys::SKEW_SECS).max(1) as u64);
+            if state
+                .store
+                .put_if_absent(&store::key::jti(&client.client_id, &checked.jti), vec![1], ttl)
+                .await?
+            {
+                Ok(client.clone())
+            } else {
+                Err(invalid_client(false, "client assertion jti has been used before"))
             }
         }
         (Presented::SecretPost { secret, .. }, TokenAuthMethod::ClientSecretPost)
@@ -202,57 +145,5 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
             basic,
             "client authentication method is not the registered one",
         )),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const EP: &str = "https://hub.example/token";
-    const ISS: &str = "https://hub.example";
-
-    fn good() -> Map<String, Value> {
-        json!({"iss": "c", "sub": "c", "aud": EP, "exp": 1300, "iat": 1000, "jti": "j1"})
-            .as_object()
-            .cloned()
-            .unwrap()
-    }
-
-    #[test]
-    fn assertion_claims_table() {
-        let cases: Vec<(&str, Value, Value, Result<(), &str>)> = vec![
-            ("good", json!("aud"), json!(EP), Ok(())),
-            ("aud issuer", json!("aud"), json!(ISS), Ok(())),
-            (
-                "aud issuer with slash",
-                json!("aud"),
-                json!("https://hub.example/"),
-                Ok(()),
-            ),
-            ("aud array", json!("aud"), json!([ISS, "x"]), Ok(())),
-            ("aud other", json!("aud"), json!("https://other/token"), Err("aud")),
-            ("iss other", json!("iss"), json!("d"), Err("iss")),
-            ("sub other", json!("sub"), json!("d"), Err("sub")),
-            ("expired", json!("exp"), json!(1000), Err("expired")),
-            ("too long", json!("exp"), json!(1000 + 3600 + 31), Err("60 minutes")),
-            ("iat future", json!("iat"), json!(1031), Err("iat")),
-            ("nbf future", json!("nbf"), json!(1100), Err("not yet valid")),
-            ("no jti", json!("jti"), json!(""), Err("jti")),
-        ];
-        for (name, field, value, want) in cases {
-            let mut c = good();
-            c.insert(field.as_str().unwrap().to_string(), value);
-            let got = check_assertion_claims(&c, "c", EP, ISS, 1000).map(|_| ());
-            match want {
-                Ok(()) => assert!(got.is_ok(), "{name}: {got:?}"),
-                Err(fragment) => assert!(got.err().unwrap_or_default().contains(fragment), "{name}"),
-            }
-        }
-        let mut c = good();
-        c.remove("exp");
-        assert!(check_assertion_claims(&c, "c", EP, ISS, 1000).is_err());
     }
 }

@@ -2,14 +2,16 @@
 //! listing the keys that sign `coreIdentityJWT` credentials, so services verify them as they do One
 //! Login's (`did:web:identity.account.gov.uk`).
 
-use super::discovery::cached;
-use crate::{identity::did_document, state::AppState};
+use crate::{http::cached, state::AppState};
 use axum::{extract::State, response::Response, Json};
 
 /// The DID document, cacheable for an hour.
 pub async fn get(State(state): State<AppState>) -> Response {
     cached(
-        Json(did_document(state.config.identity_issuer(), &[&state.keys.identity])),
+        Json(keys::did::document(
+            state.config.identity_issuer(),
+            &[&state.keys.identity],
+        )),
         "public, max-age=3600",
     )
 }

@@ -1,12 +1,7 @@
 //! `GET /.well-known/openid-configuration` (OIDC Discovery 1.0 §4, INTERFACE.md §1).
 
-use crate::{config::Config, state::AppState};
-use axum::{
-    extract::State,
-    http::{header, HeaderValue},
-    response::{IntoResponse, Response},
-    Json,
-};
+use crate::{config::Config, http::cached, state::AppState};
+use axum::{extract::State, response::Response, Json};
 use serde_json::{json, Value};
 
 /// The discovery document, a pure function of configuration.
@@ -50,13 +45,4 @@ pub fn document(config: &Config) -> Value {
 /// Serves the discovery document, cacheable for a day.
 pub async fn get(State(state): State<AppState>) -> Response {
     cached(Json(document(&state.config)), "public, max-age=86400")
-}
-
-/// A JSON response with a `Cache-Control` header.
-pub fn cached(body: impl IntoResponse, cache: &'static str) -> Response {
-    let mut response = body.into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
 }

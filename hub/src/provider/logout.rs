@@ -4,11 +4,22 @@
 //! out later). The person is sent to `post_logout_redirect_uri` only if it is registered exactly for the
 //! client the hint names; otherwise they see the hub's signed-out page.
 
-use crate::{error::HubError, provider::authorize::JOURNEY_COOKIE, state::AppState, web::Page};
+use crate::{
+    audit::{self, Fact},
+    carry_out,
+    http::{
+        self,
+        cookies::{self, CookieChange, HubCookies},
+    },
+    ids::ClientId,
+    state::AppState,
+    web::page::Page,
+    web::page::PageResult,
+};
 use axum::{
     extract::{RawQuery, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::IntoResponse,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,14 +37,11 @@ pub struct Params {
     pub ui_locales: Option<String>,
 }
 
-/// Where the person goes after logout: a registered URI (with `state`), or `None` for the hub's page.
-pub fn destination(state: &AppState, params: &Params) -> Option<String> {
+/// The client a valid `id_token_hint` names (signed by the hub, issued by it), if any.
+pub fn hinted_client(state: &AppState, params: &Params) -> Option<ClientId> {
     let hint = params.id_token_hint.as_deref()?;
-    let verified = keys::VerifyingKeys::from_jwks(&keys::jwks([&state.keys.signing, &state.keys.signing_rs256]))
-        .ok()?
-        .verify(hint)
-        .ok()?;
-    let (_, claims) = verified;
+    let keys = keys::VerifyingKeys::from_jwks(&keys::jwks([&state.keys.signing, &state.keys.signing_rs256])).ok()?;
+    let (_, claims) = keys.verify(hint).ok()?;
     if claims.get("iss").and_then(Value::as_str) != Some(state.config.issuer.as_str()) {
         return None;
     }
@@ -41,8 +49,13 @@ pub fn destination(state: &AppState, params: &Params) -> Option<String> {
     if params.client_id.as_deref().is_some_and(|c| c != client_id) {
         return None;
     }
-    let clients = state.clients();
-    let client = clients.get(client_id)?;
+    Some(ClientId::from(client_id))
+}
+
+/// Where the person goes after logout: a registered URI (with `state`), or `None` for the hub's page.
+pub fn destination(state: &AppState, client: Option<&ClientId>, params: &Params) -> Option<String> {
+    let reg = state.snapshot();
+    let client = reg.client(client?.as_str())?;
     let uri = params.post_logout_redirect_uri.as_deref()?;
     if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
         return None;
@@ -55,38 +68,31 @@ pub fn destination(state: &AppState, params: &Params) -> Option<String> {
 }
 
 /// `GET /logout`.
-pub async fn get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, HubError> {
+pub async fn get(State(state): State<AppState>, cookies: HubCookies, RawQuery(query): RawQuery) -> PageResult {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY {
         return Err(Page::too_long().into());
     }
     let params: Params = serde_urlencoded::from_str(&query).unwrap_or_default();
-    let mut response = match destination(&state, &params) {
-        Some(url) => crate::web::found(&url),
+    let client = hinted_client(&state, &params);
+    let ended = carry_out::end_session(&state, &cookies).await?;
+    let mut response = match destination(&state, client.as_ref(), &params) {
+        Some(url) => http::found(&url),
         None => Page::new(StatusCode::OK, "signed-out-heading")
             .para("signed-out-body")
             .into_response(),
     };
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{JOURNEY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
-    )) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    match crate::session::end(&state, &headers).await {
-        Ok((ended, clear)) => {
-            if let Some(session) = ended {
-                super::backchannel::notify(&state, &session);
-            }
-            crate::session::set_cookie(response.headers_mut(), clear)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not end the hub session");
-            return Err(Page::unavailable().into());
-        }
+    cookies::apply(
+        response.headers_mut(),
+        &[CookieChange::EndJourney, CookieChange::EndSession],
+    );
+    if let Some(session) = ended {
+        super::backchannel::notify(&state, &session);
+        let fact = Fact::LoggedOut {
+            client_id: client,
+            services_told: session.clients.clone(),
+        };
+        audit::note(state.audit.as_ref(), state.now(), fact).await;
     }
     Ok(response)
 }

@@ -5,74 +5,27 @@
 
 use super::client_auth::{authenticate, Presented};
 use crate::{
-    error::{ErrorCode, HubError},
-    ids::{at_hash, hash, pkce_matches, AccessToken},
+    audit::{self, Fact},
+    error::{ApiResult, HubError},
+    http::no_store,
+    ids::{at_hash, hash, pkce_matches, AccessToken, AuthCode},
+    oauth::ErrorCode,
     state::AppState,
-    store::StoreExt as _,
+    store::{key, StoreExt as _},
+    tokens::{AccessGrant, CodeGrant, IdTokenClaims},
 };
 use axum::{
     body::Bytes,
     extract::State,
-    http::{header, HeaderMap, HeaderValue},
-    response::{IntoResponse, Response},
+    http::{header, HeaderMap},
     Json,
 };
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::{collections::HashMap, time::Duration};
 
-/// What an authorization code stands for, stored under `code:{hash(code)}` until redeemed or expired.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct CodeGrant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub code_challenge: Option<String>,
-    pub nonce: Option<String>,
-    /// The pairwise subject for this client's sector.
-    pub sub: String,
-    /// The ID token's `vot`: the credential level reached.
-    pub vot: String,
-    pub auth_time: i64,
-    pub sid: String,
-    /// Claims released through userinfo.
-    pub userinfo: Map<String, Value>,
-}
-
-impl std::fmt::Debug for CodeGrant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CodeGrant")
-            .field("client_id", &self.client_id)
-            .field("vot", &self.vot)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What an access token stands for, stored under `at:{hash(token)}` for its lifetime.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct AccessGrant {
-    pub client_id: String,
-    pub sub: String,
-    pub userinfo: Map<String, Value>,
-}
-
-/// Store key of a code.
-pub fn code_key(code: &str) -> String {
-    format!("code:{}", hash(code))
-}
-
-fn used_key(code: &str) -> String {
-    format!("usedcode:{}", hash(code))
-}
-
-/// Store key of an access token.
-pub fn access_key(token: &str) -> String {
-    format!("at:{}", hash(token))
-}
-
-fn store_down(e: impl std::fmt::Display) -> HubError {
-    tracing::warn!(error = %e, "store unavailable at the token endpoint");
-    HubError::json(ErrorCode::TemporarilyUnavailable, "try again later")
+fn invalid(code: ErrorCode, why: &str) -> HubError {
+    HubError::oauth(code, why)
 }
 
 /// Reads a form body, refusing repeated parameters (RFC 6749 §3.2).
@@ -80,9 +33,9 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, HubError> {
     let mut form = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         if form.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(HubError::json(
+            return Err(invalid(
                 ErrorCode::InvalidRequest,
-                format!("parameter {k} is repeated"),
+                &format!("parameter {k} is repeated"),
             ));
         }
     }
@@ -90,7 +43,7 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, HubError> {
 }
 
 /// How the client authenticated, from the form and the `Authorization` header.
-fn presented(form: &HashMap<String, String>, headers: &HeaderMap) -> Result<Presented, HubError> {
+pub fn presented(form: &HashMap<String, String>, headers: &HeaderMap) -> Result<Presented, HubError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -116,7 +69,7 @@ fn presented(form: &HashMap<String, String>, headers: &HeaderMap) -> Result<Pres
         form.contains_key("client_secret"),
     ];
     if methods.iter().filter(|m| **m).count() > 1 {
-        return Err(HubError::json(
+        return Err(invalid(
             ErrorCode::InvalidRequest,
             "use exactly one client authentication method",
         ));
@@ -141,7 +94,7 @@ fn presented(form: &HashMap<String, String>, headers: &HeaderMap) -> Result<Pres
 }
 
 /// `POST /token`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, HubError> {
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let form = parse_form(&body)?;
     let presented = presented(&form, &headers)?;
     if let Presented::Assertion {
@@ -155,67 +108,61 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             .ok()
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
         if iss.as_deref() != Some(id.as_str()) {
-            return Err(HubError::json(
-                ErrorCode::InvalidClient,
-                "client_id differs from the client assertion's iss",
-            ));
+            return Err(HubError::InvalidClient {
+                description: "client_id differs from the client assertion's iss".into(),
+                basic: false,
+            }
+            .into());
         }
     }
     let client = &authenticate(&state, &presented).await?;
     match form.get("grant_type").map(String::as_str) {
-        None => return Err(HubError::json(ErrorCode::InvalidRequest, "grant_type is required")),
+        None => return Err(invalid(ErrorCode::InvalidRequest, "grant_type is required").into()),
         Some("authorization_code") => {}
-        Some(_) => {
-            return Err(HubError::json(
-                ErrorCode::UnsupportedGrantType,
-                "only authorization_code is supported",
-            ))
-        }
+        Some(_) => return Err(invalid(ErrorCode::UnsupportedGrantType, "only authorization_code is supported").into()),
     }
     let code = form
         .get("code")
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| HubError::json(ErrorCode::InvalidRequest, "code is required"))?;
-    let grant: CodeGrant = match state.store.take_json(&code_key(code)).await.map_err(store_down)? {
+        .map(|c| AuthCode::from_wire(c))
+        .ok_or_else(|| invalid(ErrorCode::InvalidRequest, "code is required"))?;
+    let grant: CodeGrant = match state.store.take_json(&key::code(&code)).await? {
         Some(grant) => grant,
         None => {
             // A replayed code revokes what it was exchanged for.
-            if let Some(at) = state.store.take(&used_key(code)).await.map_err(store_down)? {
+            if let Some(at) = state.store.take(&key::used_code(&code)).await? {
                 let at = String::from_utf8_lossy(&at).to_string();
-                state.store.delete(&format!("at:{at}")).await.map_err(store_down)?;
+                state.store.delete(&key::access_token_hash(&at)).await?;
                 tracing::warn!(client_id = %client.client_id, "authorization code used twice; its access token is revoked");
+                let fact = Fact::CodeReuseDetected {
+                    client_id: client.client_id.clone(),
+                };
+                audit::note(state.audit.as_ref(), state.now(), fact).await;
             }
-            return Err(HubError::json(
-                ErrorCode::InvalidGrant,
-                "code is invalid, expired or already used",
-            ));
+            return Err(invalid(ErrorCode::InvalidGrant, "code is invalid, expired or already used").into());
         }
     };
     if grant.client_id != client.client_id {
-        return Err(HubError::json(
-            ErrorCode::InvalidGrant,
-            "code was issued to another client",
-        ));
+        return Err(invalid(ErrorCode::InvalidGrant, "code was issued to another client").into());
     }
     if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return Err(HubError::json(
+        return Err(invalid(
             ErrorCode::InvalidGrant,
             "redirect_uri differs from the authorization request's",
-        ));
+        )
+        .into());
     }
     match (&grant.code_challenge, form.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
         (Some(_), _) => {
-            return Err(HubError::json(
+            return Err(invalid(
                 ErrorCode::InvalidGrant,
                 "code_verifier does not match the code_challenge",
-            ))
+            )
+            .into())
         }
         (None, Some(_)) => {
-            return Err(HubError::json(
-                ErrorCode::InvalidGrant,
-                "code_verifier sent but no code_challenge was",
-            ))
+            return Err(invalid(ErrorCode::InvalidGrant, "code_verifier sent but no code_challenge was").into())
         }
         (None, None) => {}
     }
@@ -230,50 +177,50 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     };
     state
         .store
-        .put_json(&access_key(access_token.as_str()), &access, Duration::from_secs(at_ttl))
-        .await
-        .map_err(store_down)?;
+        .put_json(&key::access_token(&access_token), &access, Duration::from_secs(at_ttl))
+        .await?;
     state
         .store
         .put(
-            &used_key(code),
+            &key::used_code(&code),
             hash(access_token.as_str()).into_bytes(),
             Duration::from_secs(state.config.code_ttl_secs.max(at_ttl)),
         )
-        .await
-        .map_err(store_down)?;
+        .await?;
 
-    let mut claims = json!({
-        "iss": state.config.issuer,
-        "sub": grant.sub,
-        "aud": client.client_id,
-        "iat": now,
-        "exp": now + state.config.id_token_ttl_secs as i64,
-        "vot": grant.vot,
-        "vtm": state.config.url("/trustmark"),
-        "sid": grant.sid,
-        "auth_time": grant.auth_time,
-        "at_hash": at_hash(access_token.as_str()),
-    });
-    if let (Some(nonce), Some(map)) = (&grant.nonce, claims.as_object_mut()) {
-        map.insert("nonce".into(), json!(nonce));
-    }
+    let claims = IdTokenClaims {
+        iss: state.config.issuer.clone(),
+        sub: grant.sub.clone(),
+        aud: client.client_id.clone(),
+        iat: now,
+        exp: now + state.config.id_token_ttl_secs as i64,
+        nonce: grant.nonce.clone(),
+        vot: grant.vector.credential_vot().to_string(),
+        vtm: state.config.url("/trustmark"),
+        sid: grant.sid.clone(),
+        auth_time: grant.auth_time,
+        at_hash: at_hash(access_token.as_str()),
+    };
     let id_token = state
         .id_token_key(client)
-        .sign_jwt("JWT", claims.as_object().unwrap_or(&Map::new()))
-        .map_err(|e| HubError::json(ErrorCode::ServerError, format!("could not sign: {e}")))?;
-    let body = json!({
+        .sign("JWT", &claims)
+        .map_err(|e| invalid(ErrorCode::ServerError, &format!("could not sign: {e}")))?;
+    audit::note(
+        state.audit.as_ref(),
+        now,
+        Fact::CodeRedeemed {
+            client_id: client.client_id.clone(),
+            sub: grant.sub,
+            id_token_sha256: hash(&id_token),
+            access_token_sha256: hash(access_token.as_str()),
+        },
+    )
+    .await;
+    let body: Value = json!({
         "access_token": access_token.as_str(),
         "token_type": "Bearer",
         "expires_in": at_ttl,
         "id_token": id_token,
     });
-    let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-        .headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(no_store(Json(body)))
 }

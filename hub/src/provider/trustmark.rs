@@ -1,7 +1,6 @@
 //! `GET /trustmark` (INTERFACE.md §4): the levels of confidence and credential levels this hub can assert.
 
-use super::discovery::cached;
-use crate::state::AppState;
+use crate::{http::cached, state::AppState};
 use axum::{extract::State, response::Response, Json};
 use serde_json::json;
 

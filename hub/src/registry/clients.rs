@@ -2,7 +2,7 @@
 //! claims. Unknown fields, duplicate ids and non-https redirect URIs (except loopback) fail start-up.
 
 use super::{is_allowed_redirect, RegistryError};
-use crate::vtr::Vector;
+use crate::{ids::ClientId, vtr::Vector};
 use serde::Deserialize;
 use std::{collections::HashMap, path::Path};
 
@@ -45,7 +45,7 @@ fn default_alg() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_name: String,
     /// The service's name in Welsh, for Welsh pages (its `client_name` when not registered).
     #[serde(default)]
@@ -139,7 +139,7 @@ struct File {
 /// Every registered client by id.
 #[derive(Debug, Clone, Default)]
 pub struct ClientRegistry {
-    clients: HashMap<String, Client>,
+    clients: HashMap<ClientId, Client>,
 }
 
 /// The sector host of a URL: its host with a leading `www.` removed (INTERFACE.md §4).
@@ -164,7 +164,7 @@ impl ClientRegistry {
     pub fn from_clients(list: Vec<Client>) -> Result<Self, String> {
         let mut clients = HashMap::new();
         for mut client in list {
-            let id = client.client_id.clone();
+            let id = client.client_id.to_string();
             let fail = |field: &str, why: &str| format!("client {id:?}: field {field}: {why}");
             if id.is_empty() {
                 return Err("a client has an empty client_id".into());
@@ -246,7 +246,7 @@ impl ClientRegistry {
             if !matches!(client.id_token_signing_alg.as_str(), "ES256" | "RS256") {
                 return Err(fail("id_token_signing_alg", "must be ES256 or RS256"));
             }
-            if clients.insert(id.clone(), client).is_some() {
+            if clients.insert(client.client_id.clone(), client).is_some() {
                 return Err(format!("client {id:?}: duplicate client_id"));
             }
         }
@@ -261,6 +261,16 @@ impl ClientRegistry {
     /// Every client.
     pub fn iter(&self) -> impl Iterator<Item = &Client> {
         self.clients.values()
+    }
+
+    /// How many clients are registered.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Whether no client is registered.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
     }
 }
 

@@ -8,6 +8,28 @@ pub mod providers;
 pub use clients::{Client, ClientRegistry};
 pub use providers::{Provider, ProviderRegistry};
 
+use std::sync::Arc;
+
+/// Both registries as they stood when a request began: a reload meanwhile changes nothing a decision
+/// already looked at.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub clients: Arc<ClientRegistry>,
+    pub providers: Arc<ProviderRegistry>,
+}
+
+impl Snapshot {
+    /// The client with this id.
+    pub fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.get(id)
+    }
+
+    /// The provider with this id.
+    pub fn provider(&self, id: &str) -> Option<&Provider> {
+        self.providers.get(id)
+    }
+}
+
 /// A registry file that cannot be used; the message names the file, entry and field.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {message}")]

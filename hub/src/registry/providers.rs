@@ -2,7 +2,7 @@
 //! vectors it can reach, the claims it can supply, how its `acr` values map to vectors, and its flags.
 
 use super::RegistryError;
-use crate::vtr::Vector;
+use crate::{ids::ProviderId, vtr::Vector};
 use serde::Deserialize;
 use std::{collections::BTreeMap, path::Path};
 
@@ -30,7 +30,7 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
-    pub id: String,
+    pub id: ProviderId,
     /// Display name in English.
     pub name: String,
     /// Display name in Welsh.
@@ -134,8 +134,14 @@ impl ProviderRegistry {
     pub fn from_providers(providers: Vec<Provider>) -> Result<Self, String> {
         let mut seen = std::collections::HashSet::new();
         for p in &providers {
-            let fail = |field: &str, why: &str| format!("provider {:?}: field {field}: {why}", p.id);
-            if p.id.is_empty() || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            let fail = |field: &str, why: &str| format!("provider {:?}: field {field}: {why}", p.id.as_str());
+            if p.id.as_str().is_empty()
+                || !p
+                    .id
+                    .as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(fail("id", "must be non-empty letters, digits, - or _"));
             }
             if !seen.insert(p.id.clone()) {
@@ -166,6 +172,29 @@ impl ProviderRegistry {
     /// Every provider in registry order.
     pub fn iter(&self) -> impl Iterator<Item = &Provider> {
         self.providers.iter()
+    }
+
+    /// How many providers are registered.
+    pub fn len(&self) -> usize {
+        self.providers.len()
+    }
+
+    /// Whether no provider is registered.
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+
+    /// The providers able to reach one of the wanted vectors, in registry order: those the choice page
+    /// lists (unavailable ones included, marked as such).
+    pub fn able_to_reach<'a>(&'a self, wanted: &'a [Vector]) -> impl Iterator<Item = &'a Provider> + 'a {
+        self.providers.iter().filter(move |p| p.can_reach(wanted))
+    }
+
+    /// Whether the person may choose this provider for these vectors: registered, able to reach one,
+    /// and not marked `temporarily_unavailable`.
+    pub fn choosable(&self, id: &str, wanted: &[Vector]) -> Option<&Provider> {
+        self.get(id)
+            .filter(|p| p.can_reach(wanted) && !p.temporarily_unavailable)
     }
 }
 

@@ -2,8 +2,11 @@
 //! needs, an embedded [`MemoryStore`] for the demo and unit tests, and a [`RedisStore`] for real use.
 //!
 //! Every key carries a TTL. Single-use values (codes, `jti` replay entries, upstream states) are taken
-//! with one atomic operation (`GETDEL`, `SET NX PX`), so two hub instances can never both redeem one.
+//! with one atomic operation (`GETDEL`, `SET NX PX`); a journey changes only from the version it was read
+//! at ([`SessionStore::swap`]); a session's lifetime is extended without rewriting it
+//! ([`SessionStore::touch`]), so nothing ended can come back. Keys are made in one place, [`key`].
 
+pub mod key;
 mod memory;
 mod redis;
 
@@ -14,10 +17,12 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::{sync::Arc, time::Duration};
 
 /// A store failure: the hub answers `temporarily_unavailable` or a "try again" page, never a 500.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("session store unavailable: {0}")]
     Unavailable(String),
+    #[error("session store is full")]
+    Full,
     #[error("stored value could not be decoded: {0}")]
     Corrupt(String),
 }
@@ -29,8 +34,14 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
     /// Sets `key` only if absent (`SET NX PX`); false when it already existed.
     async fn put_if_absent(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError>;
-    /// Replaces an existing key's value keeping its TTL (`SET XX KEEPTTL`); false when absent.
-    async fn replace(&self, key: &str, value: Vec<u8>) -> Result<bool, StoreError>;
+    /// Replaces `key`'s value, keeping its TTL, only if it still holds `expected` (compare and swap);
+    /// false when it changed meanwhile or is gone.
+    async fn swap(&self, key: &str, expected: &[u8], value: Vec<u8>) -> Result<bool, StoreError>;
+    /// Deletes `key` only if it still holds `expected`; false when it changed meanwhile or is gone. Of
+    /// several requests ending one journey at once, exactly one wins.
+    async fn remove_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError>;
+    /// Gives an existing key a new TTL (`PEXPIRE`); false when absent. Never brings a key back.
+    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
     /// Reads `key`.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Reads and deletes `key` in one step (`GETDEL`): at most one caller ever gets the value.
@@ -44,28 +55,40 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
 /// A shared store handle.
 pub type Store = Arc<dyn SessionStore>;
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+/// A value as read, with the bytes it was read from, so it can be replaced only from that version.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub bytes: Vec<u8>,
+}
+
+/// Encodes a stored value.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn decode<T: DeserializeOwned>(bytes: Option<Vec<u8>>) -> Result<Option<T>, StoreError> {
-    bytes
-        .map(|b| serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
+/// Decodes a stored value.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Typed JSON helpers over any [`SessionStore`].
 #[async_trait::async_trait]
 pub trait StoreExt {
+    /// [`SessionStore::put`] of a JSON value.
     async fn put_json<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError>;
-    async fn put_json_if_absent<T: Serialize + Sync>(
+    /// [`SessionStore::get`] of a JSON value.
+    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>;
+    /// [`SessionStore::get`] of a JSON value, with its bytes for a later [`StoreExt::swap_json`].
+    async fn get_versioned<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>, StoreError>;
+    /// [`SessionStore::swap`] of a JSON value read by [`StoreExt::get_versioned`].
+    async fn swap_json<T: Serialize + Sync, U: Sync>(
         &self,
         key: &str,
+        from: &Versioned<U>,
         value: &T,
-        ttl: Duration,
     ) -> Result<bool, StoreError>;
-    async fn replace_json<T: Serialize + Sync>(&self, key: &str, value: &T) -> Result<bool, StoreError>;
-    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>;
+    /// [`SessionStore::take`] of a JSON value.
     async fn take_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>;
 }
 
@@ -74,22 +97,28 @@ impl<S: SessionStore + ?Sized> StoreExt for S {
     async fn put_json<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError> {
         self.put(key, encode(value)?, ttl).await
     }
-    async fn put_json_if_absent<T: Serialize + Sync>(
+    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.get(key).await?.map(|b| decode(&b)).transpose()
+    }
+    async fn get_versioned<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        match self.get(key).await? {
+            Some(bytes) => Ok(Some(Versioned {
+                value: decode(&bytes)?,
+                bytes,
+            })),
+            None => Ok(None),
+        }
+    }
+    async fn swap_json<T: Serialize + Sync, U: Sync>(
         &self,
         key: &str,
+        from: &Versioned<U>,
         value: &T,
-        ttl: Duration,
     ) -> Result<bool, StoreError> {
-        self.put_if_absent(key, encode(value)?, ttl).await
-    }
-    async fn replace_json<T: Serialize + Sync>(&self, key: &str, value: &T) -> Result<bool, StoreError> {
-        self.replace(key, encode(value)?).await
-    }
-    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        decode(self.get(key).await?)
+        self.swap(key, &from.bytes, encode(value)?).await
     }
     async fn take_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        decode(self.take(key).await?)
+        self.take(key).await?.map(|b| decode(&b)).transpose()
     }
 }
 
@@ -106,8 +135,17 @@ pub(crate) mod contract {
         assert_eq!(store.get("a").await.unwrap(), Some(b"1".to_vec()));
         assert!(!store.put_if_absent("a", b"2".to_vec(), ttl).await.unwrap());
         assert!(store.put_if_absent("b", b"2".to_vec(), ttl).await.unwrap());
-        assert!(store.replace("a", b"3".to_vec()).await.unwrap());
-        assert!(!store.replace("missing", b"3".to_vec()).await.unwrap());
+        assert!(store.swap("a", b"1", b"3".to_vec()).await.unwrap());
+        assert!(!store.swap("a", b"1", b"4".to_vec()).await.unwrap(), "stale version");
+        assert!(!store.swap("missing", b"1", b"3".to_vec()).await.unwrap());
+        assert_eq!(store.get("missing").await.unwrap(), None, "swap never creates");
+        assert!(store.touch("a", ttl).await.unwrap());
+        store.put("c", b"x".to_vec(), ttl).await.unwrap();
+        assert!(!store.remove_if("c", b"y").await.unwrap());
+        assert!(store.remove_if("c", b"x").await.unwrap());
+        assert!(!store.remove_if("c", b"x").await.unwrap(), "only one remover wins");
+        assert!(!store.touch("missing", ttl).await.unwrap());
+        assert_eq!(store.get("missing").await.unwrap(), None, "touch never creates");
         assert_eq!(store.take("a").await.unwrap(), Some(b"3".to_vec()));
         assert_eq!(store.take("a").await.unwrap(), None);
         store.delete("b").await.unwrap();

@@ -86,6 +86,28 @@ impl RedisStore {
     }
 }
 
+/// Compare and swap keeping the TTL: the journey changes only from the version it was read at.
+static SWAP: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+            redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+            return 1
+          end
+          return 0",
+    )
+});
+
+/// Compare and delete: of several requests ending one journey, one wins.
+static REMOVE_IF: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+            redis.call('DEL', KEYS[1])
+            return 1
+          end
+          return 0",
+    )
+});
+
 fn px(ttl: Duration) -> SetExpiry {
     SetExpiry::PX(ttl.as_millis().max(1) as u64)
 }
@@ -107,13 +129,26 @@ impl SessionStore for RedisStore {
         Ok(set.is_some())
     }
 
-    async fn replace(&self, key: &str, value: Vec<u8>) -> Result<bool, StoreError> {
+    async fn swap(&self, key: &str, expected: &[u8], value: Vec<u8>) -> Result<bool, StoreError> {
         let mut c = self.connection().await?;
-        let opts = SetOptions::default()
-            .conditional_set(redis::ExistenceCheck::XX)
-            .with_expiration(SetExpiry::KEEPTTL);
-        let set: Option<String> = self.run(c.set_options(self.key(key), value, opts)).await?;
-        Ok(set.is_some())
+        let swapped: i64 = self
+            .run(SWAP.key(self.key(key)).arg(expected).arg(value).invoke_async(&mut c))
+            .await?;
+        Ok(swapped == 1)
+    }
+
+    async fn remove_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let mut c = self.connection().await?;
+        let removed: i64 = self
+            .run(REMOVE_IF.key(self.key(key)).arg(expected).invoke_async(&mut c))
+            .await?;
+        Ok(removed == 1)
+    }
+
+    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.connection().await?;
+        let ms = ttl.as_millis().max(1) as i64;
+        self.run(c.pexpire::<_, bool>(self.key(key), ms)).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,47 +1,70 @@
 //! `GET|POST /choose-provider`: the person picks an identity provider able to reach the wanted level
-//! (DESIGN.md journey step 3); `POST /cancel` returns them to the service with `access_denied`.
+//! (DESIGN.md journey step 3); unavailable ones are shown as such, the last one chosen is offered first.
 
-use super::{render, ChooseProvider, Page, ProviderOption};
+use super::{chrome::Chrome, page::render, page::Page, respond};
 use crate::{
-    error::HubError,
-    i18n::{Chrome, Lang, Text},
-    journey::{load, Status},
-    provider::authorize::cookie,
+    carry_out::{self, Context, Current, Next},
+    http::cookies::HubCookies,
+    i18n::{Lang, Text},
+    ids::ProviderId,
+    journey::{self, Event, Stage, UpstreamSecrets},
+    registry::Snapshot,
     state::AppState,
+    web::page::PageResult,
 };
+use askama::Template;
 use axum::{
     extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
+    http::StatusCode,
+    response::{IntoResponse, Response},
     Form,
 };
 use serde::Deserialize;
 
-/// Remembers the last provider chosen (only its id), to offer it first next time.
-pub const LAST_PROVIDER_COOKIE: &str = "__Host-hub-last-provider";
+/// One provider row on the choice page.
+#[derive(Debug, Clone)]
+pub struct ProviderOption {
+    pub id: String,
+    pub name: String,
+    pub unavailable: bool,
+    pub failed: bool,
+    pub checked: bool,
+}
+
+/// The provider choice page, its texts in the person's language.
+#[derive(Template, Debug)]
+#[template(path = "choose_provider.html")]
+pub struct ChooseProvider {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub return_to: String,
+    pub hint: String,
+    pub providers: Vec<ProviderOption>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
 
 /// The choice page's options for a journey: providers able to reach a wanted vector, the remembered one
 /// first, unavailable ones marked.
 pub fn options(
-    state: &AppState,
+    reg: &Snapshot,
     wanted: &[crate::vtr::Vector],
-    failed: &[String],
-    last: Option<&str>,
+    failed: &[ProviderId],
+    last: Option<&ProviderId>,
     lang: Lang,
 ) -> Vec<ProviderOption> {
-    let mut list: Vec<ProviderOption> = state
-        .providers()
-        .iter()
-        .filter(|p| p.can_reach(wanted))
+    let mut list: Vec<ProviderOption> = reg
+        .providers
+        .able_to_reach(wanted)
         .map(|p| ProviderOption {
-            id: p.id.clone(),
+            id: p.id.to_string(),
             name: p.name(lang).to_string(),
             unavailable: p.temporarily_unavailable,
             failed: failed.contains(&p.id),
             checked: false,
         })
         .collect();
-    if let Some(pos) = last.and_then(|id| list.iter().position(|p| p.id == id && !p.unavailable)) {
+    if let Some(pos) = last.and_then(|id| list.iter().position(|p| p.id == id.as_str() && !p.unavailable)) {
         let mut remembered = list.remove(pos);
         remembered.checked = true;
         list.insert(0, remembered);
@@ -49,21 +72,18 @@ pub fn options(
     list
 }
 
-fn page(
-    state: &AppState,
-    headers: &HeaderMap,
-    chrome: Chrome,
-    journey: &crate::journey::Journey,
-    error: Option<Text>,
-) -> Response {
+fn page(reg: &Snapshot, cookies: &HubCookies, chrome: Chrome, current: &Current, error: Option<Text>) -> Response {
     let lang = chrome.lang;
-    let service_name = super::service_name(state, &journey.request.client_id, lang);
-    let last = cookie(headers, LAST_PROVIDER_COOKIE);
+    let journey = current.journey();
+    let service_name = reg
+        .client(journey.request.client_id.as_str())
+        .map(|c| c.name(lang).to_string())
+        .unwrap_or_default();
     let providers = options(
-        state,
+        reg,
         &journey.request.vtr,
-        &journey.failed_providers,
-        last.as_deref(),
+        &journey.failed,
+        cookies.last_provider.as_ref(),
         lang,
     );
     let hint = if journey.request.vtr.iter().any(|v| v.asks_identity()) {
@@ -72,10 +92,12 @@ fn page(
         "choose-hint"
     };
     // The provider that fell short of the level, named on the choice page (INTERFACE.md §9).
-    let notice = journey
-        .level_not_reached_at
-        .as_deref()
-        .and_then(|id| state.providers().get(id).map(|p| p.text("level-notice").render(lang)));
+    let notice = match &journey.stage {
+        Stage::Choosing {
+            fell_short: Some(id), ..
+        } => reg.provider(id.as_str()).map(|p| p.text("level-notice").render(lang)),
+        _ => None,
+    };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -97,19 +119,33 @@ fn page(
     )
 }
 
+/// Whether the journey is at a stage where a provider may be chosen.
+fn choosing(current: &Current) -> bool {
+    matches!(
+        current.journey().stage,
+        Stage::Choosing { .. } | Stage::AtProvider { .. }
+    )
+}
+
 /// `GET /choose-provider`.
-pub async fn get(State(state): State<AppState>, chrome: Chrome, headers: HeaderMap) -> Result<Response, HubError> {
-    let (_, journey) = load::current(&state, &headers).await?;
-    if !matches!(journey.status, Status::Started | Status::ProviderChosen) {
+pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCookies) -> PageResult {
+    let current = carry_out::current(&state, &cookies).await?;
+    if !choosing(&current) {
         return Err(Page::session_expired().into());
     }
-    if options(&state, &journey.request.vtr, &[], None, Lang::En).is_empty() {
-        return Err(Page::new(StatusCode::OK, "no-provider-heading")
+    let reg = state.snapshot();
+    if reg
+        .providers
+        .able_to_reach(&current.journey().request.vtr)
+        .next()
+        .is_none()
+    {
+        return Ok(Page::new(StatusCode::OK, "no-provider-heading")
             .para("no-provider-body")
             .action("/cancel-link", "return-to-service")
-            .into());
+            .into_response());
     }
-    Ok(page(&state, &headers, chrome, &journey, None))
+    Ok(page(&reg, &cookies, chrome, &current, None))
 }
 
 /// The choice form.
@@ -123,24 +159,39 @@ pub struct Choice {
 pub async fn post(
     State(state): State<AppState>,
     chrome: Chrome,
-    headers: HeaderMap,
+    cookies: HubCookies,
     Form(choice): Form<Choice>,
-) -> Result<Response, HubError> {
-    let (id, journey) = load::current(&state, &headers).await?;
-    let allowed = options(&state, &journey.request.vtr, &[], None, Lang::En);
-    let chosen = choice
-        .provider
-        .as_deref()
-        .and_then(|p| allowed.iter().find(|o| o.id == p && !o.unavailable));
-    match chosen {
-        Some(option) => crate::upstream::start::begin(&state, &id, journey, &option.id, chrome.lang).await,
-        None => Ok(page(&state, &headers, chrome, &journey, Some("choose-error".into()))),
+) -> PageResult {
+    let current = carry_out::current(&state, &cookies).await?;
+    let reg = state.snapshot();
+    let provider = ProviderId::from(choice.provider.unwrap_or_default());
+    // Discovery only for a provider that may be chosen; the journey decides the rest.
+    let endpoint = match reg
+        .providers
+        .choosable(provider.as_str(), &current.journey().request.vtr)
+    {
+        Some(p) => match state.upstreams.metadata(p).await {
+            Ok(meta) => Ok(meta.authorization_endpoint.clone()),
+            Err(e) => {
+                tracing::warn!(provider = %p.id, error = %e, "provider discovery failed");
+                Err(e.to_string())
+            }
+        },
+        None => Err("not a provider on offer".into()),
+    };
+    let event = Event::Chose {
+        provider,
+        endpoint,
+        secrets: UpstreamSecrets::generate(),
+    };
+    let decided = journey::decide(current.journey().clone(), event, &reg, state.now())?;
+    let cx = Context {
+        cookies: &cookies,
+        lang: chrome.lang,
+    };
+    let outcome = carry_out::apply(&state, current.clone(), decided, cx).await?;
+    if outcome.next == Next::ChoiceAgain {
+        return Ok(page(&reg, &cookies, chrome, &current, Some("choose-error".into())));
     }
-}
-
-/// `POST /cancel` (and `GET /cancel-link` from pages with only a link): the person goes back to the
-/// service, which receives `access_denied` (or a `returnCode`, INTERFACE.md §5).
-pub async fn cancel(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, HubError> {
-    let (id, journey) = load::current(&state, &headers).await?;
-    crate::journey::complete::return_to_service(&state, &id, journey).await
+    Ok(respond(outcome, &reg))
 }

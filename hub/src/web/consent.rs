@@ -1,21 +1,18 @@
-//! `GET|POST /consent`: before any identity claim is released, the person sees which service asks for what
-//! and continues or declines (DESIGN.md privacy rules). Declining sends the service `access_denied`.
+//! `GET|POST /consent`: before any identity claim is released, the person sees which service asks for
+//! what and continues or declines (DESIGN.md privacy rules). Declining sends the service `access_denied`.
 
-use super::{render, Page};
+use super::{chrome::Chrome, page::render, respond};
 use crate::{
-    error::HubError,
-    i18n::{Chrome, Text},
+    carry_out::{self, Context},
+    http::cookies::HubCookies,
+    i18n::Text,
     identity::describe,
-    journey::{complete, load, Status},
+    journey::{self, Event},
     state::AppState,
+    web::page::PageResult,
 };
 use askama::Template;
-use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::Response,
-    Form,
-};
+use axum::{extract::State, http::StatusCode, Form};
 use serde::Deserialize;
 
 /// The consent page, its texts in the person's language.
@@ -30,19 +27,17 @@ pub struct Consent {
 }
 
 /// `GET /consent`.
-pub async fn get(State(state): State<AppState>, chrome: Chrome, headers: HeaderMap) -> Result<Response, HubError> {
+pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCookies) -> PageResult {
     let lang = chrome.lang;
-    let (_, journey) = load::current(&state, &headers).await?;
-    let (Some(person), Some(met), Status::Authenticated) = (&journey.person, &journey.met, journey.status) else {
-        return Err(Page::session_expired().into());
-    };
-    let items = complete::identity_claim_names(&state, &journey, person, met)
-        .iter()
-        .filter_map(|c| describe(c))
-        .map(|id| lang.t(id))
-        .collect();
-    let service = super::service_name(&state, &journey.request.client_id, lang);
-    let confirmed = match state.providers().get(&person.provider_id) {
+    let current = carry_out::current(&state, &cookies).await?;
+    let reg = state.snapshot();
+    let (person, claims) = journey::consent_items(current.journey(), &reg)?;
+    let items = claims.iter().filter_map(|c| describe(c)).map(|id| lang.t(id)).collect();
+    let service = reg
+        .client(current.journey().request.client_id.as_str())
+        .map(|c| c.name(lang).to_string())
+        .unwrap_or_default();
+    let confirmed = match reg.provider(person.provider.as_str()) {
         Some(provider) => provider.text("consent-confirmed"),
         None => Text::new("consent-confirmed").arg("provider", lang.t("consent-your-provider")),
     };
@@ -66,15 +61,18 @@ pub struct Decision {
 /// `POST /consent`.
 pub async fn post(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    chrome: Chrome,
+    cookies: HubCookies,
     Form(form): Form<Decision>,
-) -> Result<Response, HubError> {
-    let (id, journey) = load::current(&state, &headers).await?;
-    let (Some(person), Some(met), Status::Authenticated) = (journey.person.clone(), journey.met, journey.status) else {
-        return Err(Page::session_expired().into());
+) -> PageResult {
+    let current = carry_out::current(&state, &cookies).await?;
+    let reg = state.snapshot();
+    let accept = form.decision.as_deref() == Some("accept");
+    let decided = journey::decide(current.journey().clone(), Event::Consent { accept }, &reg, state.now())?;
+    let cx = Context {
+        cookies: &cookies,
+        lang: chrome.lang,
     };
-    match form.decision.as_deref() {
-        Some("accept") => complete::issue_code(&state, &id, journey, &person, met, None).await,
-        _ => complete::return_to_service(&state, &id, journey).await,
-    }
+    let outcome = carry_out::apply(&state, current, decided, cx).await?;
+    Ok(respond(outcome, &reg))
 }

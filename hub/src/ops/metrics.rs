@@ -1,6 +1,6 @@
-//! `GET /metrics`: Prometheus text exposition for operators — requests by route and status with their
-//! latency, codes issued by level, and provider outcomes. Labels are route templates, levels and provider
-//! ids only: never anything about a person.
+//! `GET /metrics`: Prometheus text exposition for operators: requests by route and status with their
+//! latency, and what [`crate::telemetry`] counts. Labels come from fixed sets only (route templates,
+//! methods the hub serves, status codes): never a request value, never anything about a person.
 
 use axum::{
     extract::{MatchedPath, Request},
@@ -38,7 +38,14 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    // A fixed set: a made-up method name must not become a series of its own.
+    let method = match *request.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -46,26 +53,4 @@ pub async fn track(request: Request, next: Next) -> Response {
         .increment(1);
     metrics::histogram!("hub_http_request_duration_seconds", "path" => path).record(started.elapsed().as_secs_f64());
     response
-}
-
-/// Counts a code issued to a service, by the level asserted.
-pub fn code_issued(vot: &str, identity: Option<&str>, return_code: Option<&str>) {
-    metrics::counter!(
-        "hub_codes_issued_total",
-        "vot" => vot.to_string(),
-        "identity" => identity.unwrap_or("none").to_string(),
-        "return_code" => return_code.unwrap_or("none").to_string()
-    )
-    .increment(1);
-}
-
-/// Counts registry reloads by outcome (`applied` or `refused`).
-pub fn registry_reload(outcome: &'static str) {
-    metrics::counter!("hub_registry_reloads_total", "outcome" => outcome).increment(1);
-}
-
-/// Counts a provider's answer by outcome.
-pub fn provider_outcome(provider: &str, outcome: &'static str) {
-    metrics::counter!("hub_provider_outcomes_total", "provider" => provider.to_string(), "outcome" => outcome)
-        .increment(1);
 }

@@ -4,7 +4,7 @@
 //! in the query. An object that fails any check is a 400 page, never a redirect: its `redirect_uri`
 //! cannot be trusted.
 
-use super::authorize::Params;
+use super::params::Params;
 use serde_json::{Map, Value};
 
 /// Clock skew tolerated on `nbf`/`iat`, seconds.

@@ -1,33 +1,40 @@
 //! `GET|POST /authorize`: the authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1.1, INTERFACE.md §2).
 //!
-//! [`validate`] is the whole rule set as a pure function; the handler only extracts, calls it, starts a
-//! journey and redirects to the provider choice. Validation order: an unknown `client_id` or a
+//! [`validate`] is the whole rule set as a pure function; the handler only extracts, calls it, lets the
+//! journey decide ([`crate::journey::start`]: single sign-on, `prompt`, `max_age`, or the provider
+//! choice) and renders what [`crate::carry_out`] did. Validation order: an unknown `client_id` or a
 //! `redirect_uri` that is not an exact match gets a 400 page and never a redirect (RFC 6749 §4.1.2.1);
 //! every other error goes back to the service with `error`, `error_description`, `state` and `iss`.
 
 use crate::{
-    error::{ErrorCode, HubError, ResponseMode, ReturnTo},
-    i18n::Text,
-    journey::{AuthRequest, Journey},
-    registry::{clients::Profile, Client, ClientRegistry},
+    carry_out::{self, Context, Outcome},
+    error::HubError,
+    http::cookies::{CookieChange, HubCookies},
+    i18n::{Lang, Text},
+    ids::Sid,
+    journey::{self, AuthRequest},
+    oauth::{ErrorCode, Prompt, ResponseMode, ReturnTo},
+    registry::{clients::Profile, Client, ClientRegistry, Snapshot},
     state::AppState,
-    store::StoreExt as _,
     vtr::{self, VtrPolicy},
-    web::Page,
+    web::{
+        page::{Page, PageError},
+        respond,
+    },
 };
 use axum::{
     extract::{RawQuery, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::Response,
     Form,
 };
-use serde::Deserialize;
-use std::time::Duration;
+
+pub mod params;
+pub mod request_object;
+
+pub use params::Params;
 
 /// The longest query string accepted (INTERFACE.md §2); longer ones get a 414 page.
 pub const MAX_QUERY: usize = 4096;
-/// The journey cookie. `__Host-` binds it to this origin, path `/`, `Secure` (RFC 6265bis §4.1.3.2).
-pub const JOURNEY_COOKIE: &str = "__Host-hub-journey";
 /// Identity claims the hub can release (INTERFACE.md §2 `claims`).
 pub const IDENTITY_CLAIMS: &[&str] = &[
     "https://vocab.account.gov.uk/v1/coreIdentityJWT",
@@ -39,29 +46,6 @@ pub const IDENTITY_CLAIMS: &[&str] = &[
 /// Scopes the hub knows.
 pub const SCOPES: &[&str] = &["openid", "email", "phone"];
 
-/// Every authorization request parameter, as received.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct Params {
-    pub response_type: Option<String>,
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub scope: Option<String>,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
-    pub vtr: Option<String>,
-    pub claims: Option<String>,
-    pub ui_locales: Option<String>,
-    pub prompt: Option<String>,
-    pub max_age: Option<String>,
-    pub response_mode: Option<String>,
-    pub request: Option<String>,
-    pub request_uri: Option<String>,
-    pub id_token_hint: Option<String>,
-    pub login_hint: Option<String>,
-}
-
 /// Why a request is refused: a page for the person, or an error for the service at a trusted URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -70,21 +54,11 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Renders the refusal; redirects carry `iss`.
-    pub fn into_error(self, issuer: &str) -> HubError {
+    /// Renders the refusal: a page, or a redirect carrying `state` and `iss`.
+    pub fn respond(self, issuer: &str) -> Result<Response, PageError> {
         match self {
-            Refusal::Page(heading, detail) => HubError::Page(Box::new(
-                Page::new(StatusCode::BAD_REQUEST, heading)
-                    .para(detail)
-                    .para("request-problem-next")
-                    .code("invalid_request"),
-            )),
-            Refusal::Redirect(to, code, description) => HubError::Redirect {
-                to,
-                issuer: issuer.to_string(),
-                code,
-                description,
-            },
+            Refusal::Page(heading, detail) => Err(Page::bad_request(heading, detail).into()),
+            Refusal::Redirect(to, code, description) => Ok(HubError::oauth(code, description).to_service(&to, issuer)),
         }
     }
 }
@@ -106,15 +80,14 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
     let redirect_uri = non_empty(&params.redirect_uri)
         .filter(|uri| client.has_redirect_uri(uri))
         .ok_or_else(|| Refusal::Page("request-problem-heading".into(), "unregistered-redirect-body".into()))?;
-    let response_mode = match params.response_mode.as_deref() {
-        None | Some("query") => ResponseMode::Query,
-        Some("fragment") => ResponseMode::Fragment,
-        Some(other) => {
-            return Err(Refusal::Page(
-                "request-problem-heading".into(),
-                Text::new("response-mode-body").arg("mode", format!("{other:?}")),
-            ))
-        }
+    let Some(response_mode) = ResponseMode::parse(params.response_mode.as_deref()) else {
+        return Err(Refusal::Page(
+            "request-problem-heading".into(),
+            Text::new("response-mode-body").arg(
+                "mode",
+                format!("{:?}", params.response_mode.as_deref().unwrap_or_default()),
+            ),
+        ));
     };
     let to = ReturnTo {
         redirect_uri: redirect_uri.to_string(),
@@ -217,13 +190,10 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
                 .unwrap_or_default()
         }
     };
-    let prompt = non_empty(&params.prompt).map(str::to_string);
-    if let Some(p) = &prompt {
-        let values: Vec<&str> = p.split(' ').collect();
-        if values.iter().any(|v| !matches!(*v, "none" | "login")) || (values.contains(&"none") && values.len() > 1) {
-            return Err(refuse(ErrorCode::InvalidRequest, "prompt may be none or login"));
-        }
-    }
+    let prompt = match non_empty(&params.prompt) {
+        None => None,
+        Some(p) => Prompt::parse(p).map_err(|why| refuse(ErrorCode::InvalidRequest, why))?,
+    };
     let max_age = match non_empty(&params.max_age) {
         Some(m) if client.max_age_enabled => Some(
             m.parse::<i64>()
@@ -250,53 +220,29 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
 /// `GET /authorize`.
 pub async fn get(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    cookies: HubCookies,
     RawQuery(query): RawQuery,
-) -> Result<Response, HubError> {
+) -> Result<Response, PageError> {
     let query = query.unwrap_or_default();
     if query.len() > MAX_QUERY {
         return Err(Page::too_long().into());
     }
-    let params: Params = serde_urlencoded::from_str(&query).map_err(|_| {
-        Page::new(StatusCode::BAD_REQUEST, "request-problem-heading")
-            .para("request-unreadable-body")
-            .code("invalid_request")
-    })?;
-    start(state, headers, params).await
+    let params: Params = serde_urlencoded::from_str(&query)
+        .map_err(|_| Page::bad_request("request-problem-heading", "request-unreadable-body"))?;
+    start(state, cookies, params).await
 }
 
 /// `POST /authorize` (form-encoded, OIDC Core §3.1.2.1).
 pub async fn post(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    cookies: HubCookies,
     Form(params): Form<Params>,
-) -> Result<Response, HubError> {
-    start(state, headers, params).await
-}
-
-/// Whether a hub session can serve this request without a provider (single sign-on): not `prompt=login`,
-/// authenticated within `max_age`, at a level that meets a wanted vector.
-pub fn sso_vector(
-    request: &AuthRequest,
-    session_vector: &crate::vtr::Vector,
-    auth_time: i64,
-    now: i64,
-) -> Option<crate::vtr::Vector> {
-    if request
-        .prompt
-        .as_deref()
-        .is_some_and(|p| p.split(' ').any(|v| v == "login"))
-    {
-        return None;
-    }
-    if request.max_age.is_some_and(|max_age| now - auth_time > max_age) {
-        return None;
-    }
-    crate::vtr::met(session_vector, &request.vtr).copied()
+) -> Result<Response, PageError> {
+    start(state, cookies, params).await
 }
 
 /// Verifies and unpacks a request object (RFC 9101); any failure is a 400 page.
-async fn unpack_request_object(state: &AppState, params: Params) -> Result<Params, HubError> {
+async fn unpack_request_object(state: &AppState, reg: &Snapshot, params: Params) -> Result<Params, PageError> {
     let Some(jwt) = params.request.clone() else {
         return Ok(params);
     };
@@ -306,129 +252,64 @@ async fn unpack_request_object(state: &AppState, params: Params) -> Result<Param
             reason = why,
             "request object refused"
         );
-        Refusal::Page(
-            "request-problem-heading".into(),
+        PageError::from(Page::bad_request(
+            "request-problem-heading",
             Text::new("request-object-refused-body").arg("reason", why),
-        )
-        .into_error(&state.config.issuer)
+        ))
     };
-    let clients = state.clients();
     let client = params
         .client_id
         .as_deref()
-        .and_then(|id| clients.get(id))
+        .and_then(|id| reg.client(id))
         .ok_or_else(|| refuse("unknown client"))?;
-    let claims = super::client_auth::verify_client_jwt(state, client, &jwt)
+    let claims = crate::provider::client_auth::verify_client_jwt(state, client, &jwt)
         .await
         .map_err(|_| refuse("bad signature"))?;
-    super::request_object::merge(&params, &claims, &state.config.issuer, state.now()).map_err(refuse)
+    request_object::merge(&params, &claims, &state.config.issuer, state.now()).map_err(refuse)
 }
 
-async fn start(state: AppState, headers: HeaderMap, params: Params) -> Result<Response, HubError> {
-    let issuer = &state.config.issuer;
+async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<Response, PageError> {
+    let issuer = state.config.issuer.clone();
+    let reg = state.snapshot();
     let by_object = params.request.is_some();
-    let params = unpack_request_object(&state, params).await?;
-    let clients = state.clients();
-    let request = validate(&params, &clients).map_err(|r| r.into_error(issuer))?;
-    if !by_object && clients.get(&request.client_id).is_some_and(|c| c.jar_required) {
-        return Err(Refusal::Redirect(
+    let params = unpack_request_object(&state, &reg, params).await?;
+    let request = match validate(&params, &reg.clients) {
+        Ok(request) => request,
+        Err(refusal) => return refusal.respond(&issuer),
+    };
+    if !by_object
+        && reg
+            .client(request.client_id.as_str())
+            .is_some_and(|c: &Client| c.jar_required)
+    {
+        return Refusal::Redirect(
             request.return_to,
             ErrorCode::InvalidRequest,
             "this client must send a signed request object".into(),
         )
-        .into_error(issuer));
+        .respond(&issuer);
     }
-    let unavailable = |to: ReturnTo| {
-        Refusal::Redirect(
-            to,
-            ErrorCode::TemporarilyUnavailable,
-            "the hub cannot start a sign-in now; try again later".into(),
-        )
-        .into_error(issuer)
-    };
-    let session = match crate::session::current(&state, &headers).await {
-        Ok(session) => session,
-        Err(e) => {
-            tracing::warn!(error = %e, "session store unavailable");
-            return Err(unavailable(request.return_to));
-        }
-    };
-    let now = state.now();
-    let sso = session.and_then(|(sid, s)| {
-        sso_vector(&request, &s.person.vector, s.person.auth_time, now).map(|met| (sid, s.person, met))
-    });
-    let return_to = request.return_to.clone();
-    let lang = request
-        .ui_locales
-        .as_deref()
-        .and_then(crate::i18n::Lang::from_ui_locales);
-    let mut journey = Journey::new(request, now);
-    journey.session_id = sso.as_ref().map(|(sid, _, _)| sid.clone());
-    if journey.request.prompt.as_deref() == Some("none") {
-        match &sso {
-            None => {
-                return Err(Refusal::Redirect(
-                    return_to,
-                    ErrorCode::LoginRequired,
-                    "no session at the hub meets the request".into(),
-                )
-                .into_error(issuer))
-            }
-            Some((_, person, met))
-                if !crate::journey::complete::identity_claim_names(&state, &journey, person, met).is_empty() =>
-            {
-                return Err(Refusal::Redirect(
-                    return_to,
-                    ErrorCode::ConsentRequired,
-                    "the person must consent to share identity claims".into(),
-                )
-                .into_error(issuer))
-            }
-            Some(_) => {}
-        }
-    }
-    let id = crate::ids::JourneyId::generate();
-    let ttl = Duration::from_secs(state.config.journey_ttl_secs);
-    if let Err(e) = state.store.put_json(&Journey::key(id.as_str()), &journey, ttl).await {
-        tracing::warn!(error = %e, "could not start a journey");
-        return Err(unavailable(return_to));
-    }
-    let mut response = match sso {
-        Some((_, person, met)) => crate::journey::complete::proceed(&state, id.as_str(), journey, person, met).await?,
-        None => crate::web::found("/choose-provider"),
-    };
-    set_journey_cookie(response.headers_mut(), id.as_str());
+    let to = request.return_to.clone();
     // The service knows the person's language: its `ui_locales` sets the pages' language from here on.
-    if let Some(lang) = lang {
-        response.headers_mut().append(header::SET_COOKIE, lang.cookie());
+    let lang = request.ui_locales.as_deref().and_then(Lang::from_ui_locales);
+    let cx = Context {
+        cookies: &cookies,
+        lang: lang.or(cookies.lang).unwrap_or_default(),
+    };
+    match begin(&state, &reg, request, cx).await {
+        Ok(mut outcome) => {
+            outcome.cookies.extend(lang.map(CookieChange::Lang));
+            Ok(respond(outcome, &reg))
+        }
+        Err(e) => Ok(e.to_service(&to, &issuer)),
     }
-    Ok(response)
 }
 
-/// Sets the journey cookie: `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`.
-pub fn set_journey_cookie(headers: &mut HeaderMap, id: &str) {
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{JOURNEY_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Lax"
-    )) {
-        headers.append(header::SET_COOKIE, v);
-    }
-}
-
-/// The journey id from the request's cookies, if any.
-pub fn journey_id(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, JOURNEY_COOKIE)
-}
-
-/// A cookie's value from the request headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+/// The journey decides the validated request; what it decides is carried out.
+async fn begin(state: &AppState, reg: &Snapshot, request: AuthRequest, cx: Context<'_>) -> Result<Outcome, HubError> {
+    let session = carry_out::live_session(state, cx.cookies).await?;
+    let decided = journey::start(request, session.as_ref(), reg, state.now(), Sid::generate())?;
+    carry_out::begin(state, decided, cx).await
 }
 
 #[cfg(test)]

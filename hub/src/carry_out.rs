@@ -1,0 +1,471 @@
+//! Carrying out the journey's decisions (DESIGN.md "One sign-in"): the one place that loads and saves
+//! journeys and hub sessions, mints codes, writes audit entries and counts metrics. Handlers gather
+//! inputs, call [`crate::journey`] to decide, call [`begin`] or [`apply`], and render the [`Outcome`].
+//!
+//! A journey changes only from the version it was read at, and ends (leaves the store) exactly once:
+//! of several requests acting on one journey at once, one wins and the others see "no such journey".
+//! "Assertion issued" is written to the audit sink, durably, before the code exists.
+
+use crate::{
+    audit::{Entry, Fact},
+    error::HubError,
+    http::cookies::{CookieChange, HubCookies},
+    i18n::Lang,
+    identity::{self, CoreIdentityFor, CORE_IDENTITY, RETURN_CODE},
+    idp::{check::authorization_url, CALLBACK_PATH},
+    ids::{hash, AuthCode, ClientId, JourneyId, SessionId, UpstreamState},
+    journey::{Assertion, Decided, Decision, HubSession, Journey, JourneyError, LiveSession, NewSession, Notice},
+    registry::Snapshot,
+    state::AppState,
+    store::{key, StoreError, StoreExt as _, Versioned},
+    telemetry,
+    tokens::CodeGrant,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A journey as read from the store, with the id it is stored under.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub id: JourneyId,
+    pub stored: Versioned<Journey>,
+}
+
+impl Current {
+    /// The journey itself.
+    pub fn journey(&self) -> &Journey {
+        &self.stored.value
+    }
+}
+
+/// Where the person goes next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Back to the service, at this location (a code or an error).
+    Service(String),
+    /// To the provider's authorization endpoint.
+    Provider(String),
+    /// To the provider choice.
+    Choice,
+    /// The choice page again, saying the choice was not one on offer.
+    ChoiceAgain,
+    /// To the consent page.
+    Consent,
+    /// A notice page about the provider's answer.
+    Notice(Notice),
+}
+
+/// What the handler renders: where to go and which cookies change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub next: Next,
+    pub cookies: Vec<CookieChange>,
+}
+
+/// What the request brought that carrying out needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub cookies: &'a HubCookies,
+    /// The person's language, passed on to the provider.
+    pub lang: Lang,
+}
+
+fn journey_ttl(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.journey_ttl_secs)
+}
+
+fn session_idle(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.session_idle_secs)
+}
+
+/// The journey this browser's cookie names.
+pub async fn current(state: &AppState, cookies: &HubCookies) -> Result<Current, HubError> {
+    let id = cookies.journey.clone().ok_or(HubError::NoJourney)?;
+    load(state, id).await
+}
+
+async fn load(state: &AppState, id: JourneyId) -> Result<Current, HubError> {
+    match state.store.get_versioned::<Journey>(&key::journey(&id)).await? {
+        Some(stored) => Ok(Current { id, stored }),
+        None => Err(HubError::NoJourney),
+    }
+}
+
+/// The journey a provider's answer belongs to: its upstream `state` is taken once (it cannot be
+/// replayed) and must belong to the journey in this browser's cookie.
+pub async fn answered(state: &AppState, cookies: &HubCookies, upstate: &str) -> Result<Current, HubError> {
+    let taken = state
+        .store
+        .take(&key::upstream_state(&UpstreamState::from_wire(upstate)))
+        .await?;
+    let Some(bytes) = taken else {
+        return Err(JourneyError::NotAwaiting.into());
+    };
+    let id = JourneyId::from_wire(&String::from_utf8_lossy(&bytes));
+    let mine = cookies.journey.as_ref().is_some_and(|c| id.same_as(c.as_str()));
+    if !mine {
+        return Err(JourneyError::NotAwaiting.into());
+    }
+    load(state, id).await
+}
+
+/// The live hub session a cookie names, its idle lifetime extended without rewriting it (so a session
+/// ended meanwhile stays ended); one past its absolute lifetime is ended.
+pub async fn live_session(state: &AppState, cookies: &HubCookies) -> Result<Option<LiveSession>, StoreError> {
+    let Some(id) = cookies.session.clone() else {
+        return Ok(None);
+    };
+    let key = key::session(&id);
+    let Some(session) = state.store.get_json::<HubSession>(&key).await? else {
+        return Ok(None);
+    };
+    if !session.alive(state.now(), state.config.session_absolute_secs) {
+        state.store.delete(&key).await?;
+        record(state, None, Fact::SessionExpired).await;
+        return Ok(None);
+    }
+    if !state.store.touch(&key, session_idle(state)).await? {
+        return Ok(None);
+    }
+    Ok(Some(LiveSession { id, session }))
+}
+
+/// Ends the hub session a cookie names, returning what it was. At most one caller gets it.
+pub async fn end_session(state: &AppState, cookies: &HubCookies) -> Result<Option<HubSession>, StoreError> {
+    match &cookies.session {
+        Some(id) => state.store.take_json(&key::session(id)).await,
+        None => Ok(None),
+    }
+}
+
+/// Writes one audit entry. A fact that must be durable fails the caller; any other failure is logged.
+async fn record(state: &AppState, journey: Option<&JourneyId>, fact: Fact) -> Option<crate::audit::AuditError> {
+    let durable = fact.must_be_durable();
+    let entry = Entry {
+        time: state.now(),
+        journey: journey.map(|j| hash(j.as_str())),
+        fact,
+    };
+    match state.audit.record(entry).await {
+        Ok(()) => None,
+        Err(e) if durable => Some(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "audit entry not written");
+            None
+        }
+    }
+}
+
+/// Writes the facts of a decision (none of which must be durable) and counts provider outcomes.
+async fn record_all(state: &AppState, journey: &JourneyId, facts: Vec<Fact>) {
+    for fact in facts {
+        if let Fact::ProviderAnswered {
+            provider_id, outcome, ..
+        } = &fact
+        {
+            telemetry::provider_outcome(provider_id.as_str(), *outcome);
+        }
+        record(state, Some(journey), fact).await;
+    }
+}
+
+/// Where a journey is kept: already in the store (from a version), or new.
+enum Kept {
+    Stored(Box<Current>),
+    New(JourneyId),
+}
+
+impl Kept {
+    fn id(&self) -> &JourneyId {
+        match self {
+            Kept::Stored(c) => &c.id,
+            Kept::New(id) => id,
+        }
+    }
+
+    /// Saves the journey at its next stage; returns the cookie a new journey needs.
+    async fn save(&self, state: &AppState, journey: &Journey) -> Result<Option<CookieChange>, HubError> {
+        match self {
+            Kept::Stored(current) => {
+                if state
+                    .store
+                    .swap_json(&key::journey(&current.id), &current.stored, journey)
+                    .await?
+                {
+                    Ok(None)
+                } else {
+                    Err(HubError::NoJourney)
+                }
+            }
+            Kept::New(id) => {
+                state
+                    .store
+                    .put_json(&key::journey(id), journey, journey_ttl(state))
+                    .await?;
+                Ok(Some(CookieChange::Journey(id.clone())))
+            }
+        }
+    }
+
+    /// Ends the journey; only one caller ever succeeds.
+    async fn end(&self, state: &AppState) -> Result<(), HubError> {
+        match self {
+            Kept::Stored(current) => {
+                if state
+                    .store
+                    .remove_if(&key::journey(&current.id), &current.stored.bytes)
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(HubError::NoJourney)
+                }
+            }
+            Kept::New(_) => Ok(()),
+        }
+    }
+}
+
+/// Carries out the decision on a new, validated request ([`crate::journey::start`]).
+pub async fn begin(state: &AppState, decided: Decided, cx: Context<'_>) -> Result<Outcome, HubError> {
+    carry(state, Kept::New(JourneyId::generate()), decided, cx).await
+}
+
+/// Carries out a decision on a journey read from the store ([`crate::journey::decide`]).
+pub async fn apply(state: &AppState, current: Current, decided: Decided, cx: Context<'_>) -> Result<Outcome, HubError> {
+    carry(state, Kept::Stored(Box::new(current)), decided, cx).await
+}
+
+async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) -> Result<Outcome, HubError> {
+    let Decided { decision, facts } = decided;
+    let id = kept.id().clone();
+    let mut cookies = Vec::new();
+    let next = match decision {
+        Decision::Choose(journey) => {
+            cookies.extend(kept.save(state, &journey).await?);
+            Next::Choice
+        }
+        Decision::ChoiceRefused => Next::ChoiceAgain,
+        Decision::GoToProvider { journey, endpoint } => {
+            let crate::journey::Stage::AtProvider { attempt, .. } = &journey.stage else {
+                return Err(JourneyError::NotAwaiting.into());
+            };
+            let reg = state.snapshot();
+            let provider = reg
+                .provider(attempt.provider.as_str())
+                .ok_or(JourneyError::ProviderGone)?;
+            state
+                .store
+                .put(
+                    &key::upstream_state(&attempt.secrets.state),
+                    id.as_str().as_bytes().to_vec(),
+                    journey_ttl(state),
+                )
+                .await?;
+            let url = authorization_url(
+                &endpoint,
+                provider,
+                attempt,
+                &journey.request.vtr,
+                journey.request.prompt,
+                cx.lang,
+                &state.config.url(CALLBACK_PATH),
+            );
+            cookies.extend(kept.save(state, &journey).await?);
+            Next::Provider(url)
+        }
+        Decision::AskConsent { journey, new_session } => {
+            if let Some(new_session) = new_session {
+                cookies.push(start_session(state, cx.cookies, new_session, None).await?);
+            }
+            cookies.extend(kept.save(state, &journey).await?);
+            Next::Consent
+        }
+        Decision::Tell { journey, notice } => {
+            cookies.extend(kept.save(state, &journey).await?);
+            Next::Notice(notice)
+        }
+        Decision::Return {
+            to,
+            client_id,
+            code,
+            description,
+        } => {
+            kept.end(state).await?;
+            if matches!(kept, Kept::Stored(_)) {
+                cookies.push(CookieChange::EndJourney);
+            }
+            tracing::info!(client_id = %client_id, error = %code, "returned to the service with an error");
+            Next::Service(to.error_location(&state.config.issuer, code, description))
+        }
+        Decision::Assert { assertion, new_session } => {
+            kept.end(state).await?;
+            if matches!(kept, Kept::Stored(_)) {
+                cookies.push(CookieChange::EndJourney);
+            }
+            record_all(state, &id, facts).await;
+            let (location, session_cookie) = assert(state, &id, *assertion, new_session, cx).await?;
+            cookies.extend(session_cookie);
+            return Ok(Outcome {
+                next: Next::Service(location),
+                cookies,
+            });
+        }
+    };
+    record_all(state, &id, facts).await;
+    Ok(Outcome { next, cookies })
+}
+
+/// Starts a hub session (a new sign-in gets a new session id: no fixation), ending the one the browser had.
+async fn start_session(
+    state: &AppState,
+    cookies: &HubCookies,
+    new_session: NewSession,
+    client: Option<ClientId>,
+) -> Result<CookieChange, HubError> {
+    if let Some(old) = &cookies.session {
+        state.store.delete(&key::session(old)).await?;
+    }
+    let mut session = new_session.session;
+    session.clients.extend(client);
+    state
+        .store
+        .put_json(&key::session(&new_session.id), &session, session_idle(state))
+        .await?;
+    Ok(CookieChange::Session(new_session.id))
+}
+
+/// Records that a service received an assertion in a session (for back-channel logout). A session that
+/// ended meanwhile stays ended.
+async fn add_client(state: &AppState, id: &SessionId, client: &ClientId) -> Result<(), HubError> {
+    let key = key::session(id);
+    for _ in 0..8 {
+        let Some(current) = state.store.get_versioned::<HubSession>(&key).await? else {
+            return Ok(());
+        };
+        if current.value.clients.contains(client) {
+            return Ok(());
+        }
+        let mut next = current.value.clone();
+        next.clients.push(client.clone());
+        if state.store.swap_json(&key, &current, &next).await? {
+            return Ok(());
+        }
+    }
+    Err(StoreError::Unavailable("the session kept changing".into()).into())
+}
+
+/// Mints the service's code for an assertion (RFC 6749 §4.1.2, RFC 9207): the claims it stands for, the
+/// session it belongs to, and the durable audit entry first.
+async fn assert(
+    state: &AppState,
+    journey: &JourneyId,
+    a: Assertion,
+    new_session: Option<NewSession>,
+    cx: Context<'_>,
+) -> Result<(String, Option<CookieChange>), HubError> {
+    let reg: Snapshot = state.snapshot();
+    let client = reg
+        .client(a.request.client_id.as_str())
+        .ok_or(JourneyError::ServiceGone)?;
+    let now = state.now();
+    let sub = state.pairwise_sub(client, &a.person);
+    let request = &a.request;
+    let mut userinfo = identity::released_claims(&request.scopes, &a.person.claims);
+    match a.return_code {
+        None => {
+            let vtm = state.config.url("/trustmark");
+            let for_ = CoreIdentityFor {
+                identity_issuer: state.config.identity_issuer(),
+                sub: &sub,
+                client_id: &client.client_id,
+                vector: a.vector,
+                vtm: &vtm,
+                now,
+            };
+            let did = keys::did::did_web(state.config.identity_issuer()).unwrap_or_default();
+            let kid = keys::did::key_reference(&did, &state.keys.identity);
+            let sign = |claims: &crate::tokens::CoreIdentityClaims| {
+                state.keys.identity.sign_with_kid("JWT", &kid, claims).ok()
+            };
+            userinfo.extend(identity::identity_claims(
+                &a.release,
+                &a.release,
+                &a.person.claims,
+                &for_,
+                sign,
+            ));
+        }
+        Some(code) => {
+            userinfo.insert(RETURN_CODE.into(), json!([{ "code": code }]));
+        }
+    }
+    let credential_hash = userinfo.get(CORE_IDENTITY).and_then(Value::as_str).map(hash);
+    let released: Vec<String> = a
+        .release
+        .iter()
+        .filter(|c| userinfo.contains_key(*c))
+        .cloned()
+        .collect();
+
+    let session_cookie = match (new_session, &a.session) {
+        (Some(new_session), _) => {
+            Some(start_session(state, cx.cookies, new_session, Some(client.client_id.clone())).await?)
+        }
+        (None, Some(session)) => {
+            add_client(state, session, &client.client_id).await?;
+            None
+        }
+        (None, None) => None,
+    };
+
+    let issued = Fact::AssertionIssued {
+        client_id: client.client_id.clone(),
+        provider_id: a.person.provider.clone(),
+        sub: sub.clone(),
+        levels_asked: request.vtr.clone(),
+        level_reached: a.vector,
+        claims_released: released,
+        return_code: a.return_code.map(str::to_string),
+        identity_credential_sha256: credential_hash,
+        single_sign_on: a.single_sign_on,
+    };
+    if let Some(e) = record(state, Some(journey), issued).await {
+        return Err(e.into());
+    }
+
+    let grant = CodeGrant {
+        client_id: client.client_id.clone(),
+        redirect_uri: request.return_to.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        sub,
+        vector: a.vector,
+        auth_time: a.person.auth_time,
+        sid: a.sid,
+        userinfo,
+    };
+    let code = AuthCode::generate();
+    state
+        .store
+        .put_json(
+            &key::code(&code),
+            &grant,
+            Duration::from_secs(state.config.code_ttl_secs),
+        )
+        .await?;
+    tracing::info!(
+        client_id = %client.client_id,
+        provider = %a.person.provider,
+        vot = a.vector.credential_vot(),
+        return_code = a.return_code,
+        "code issued"
+    );
+    telemetry::code_issued(a.vector.credential_vot(), a.vector.identity_vot(), a.return_code);
+    Ok((
+        request
+            .return_to
+            .location(&state.config.issuer, &[("code", code.as_str())]),
+        session_cookie,
+    ))
+}

@@ -1,0 +1,183 @@
+//! The hub's cookies, each read and written here and nowhere else (DESIGN.md: its own names, never a
+//! shared `session`). Every one is `__Host-` (RFC 6265bis §4.1.3.2: this origin only, `Path=/`, no
+//! `Domain`), `Secure`, `HttpOnly` and `SameSite=Lax`. Values that are not the shape the hub writes are
+//! ignored as if absent.
+
+use crate::{
+    i18n::Lang,
+    ids::{JourneyId, ProviderId, SessionId},
+};
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderMap, HeaderValue},
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+
+/// The journey a browser is on.
+pub const JOURNEY: &str = "__Host-hub-journey";
+/// The hub's single sign-on session.
+pub const SESSION: &str = "__Host-hub-session";
+/// The person's language: `en` or `cy` and nothing else.
+pub const LANG: &str = "__Host-hub-lang";
+/// The provider chosen last (only its id), offered first next time.
+pub const LAST_PROVIDER: &str = "__Host-hub-last-provider";
+
+/// A year, for cookies that remember a preference.
+const A_YEAR: i64 = 365 * 24 * 3600;
+
+/// The hub's cookies as a request carried them.
+#[derive(Debug, Clone, Default)]
+pub struct HubCookies {
+    pub journey: Option<JourneyId>,
+    pub session: Option<SessionId>,
+    pub lang: Option<Lang>,
+    pub last_provider: Option<ProviderId>,
+}
+
+/// A random id as the hub writes them: 43 characters of base64url.
+fn token_shaped(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A provider id as the registry allows them.
+fn id_shaped(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl HubCookies {
+    /// Reads the hub's cookies from request headers.
+    pub fn read(headers: &HeaderMap) -> Self {
+        let jar = CookieJar::from_headers(headers);
+        let value = |name: &str| jar.get(name).map(|c| c.value().to_string());
+        Self {
+            journey: value(JOURNEY)
+                .filter(|v| token_shaped(v))
+                .map(|v| JourneyId::from_wire(&v)),
+            session: value(SESSION)
+                .filter(|v| token_shaped(v))
+                .map(|v| SessionId::from_wire(&v)),
+            lang: value(LANG).and_then(|v| Lang::parse(&v)),
+            last_provider: value(LAST_PROVIDER).filter(|v| id_shaped(v)).map(ProviderId::from),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for HubCookies {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::read(&parts.headers))
+    }
+}
+
+/// A change to one of the hub's cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieChange {
+    /// The browser is now on this journey.
+    Journey(JourneyId),
+    /// The journey ended.
+    EndJourney,
+    /// A new hub session.
+    Session(SessionId),
+    /// The hub session ended.
+    EndSession,
+    /// The person's language.
+    Lang(Lang),
+    /// The provider chosen, to offer first next time.
+    LastProvider(ProviderId),
+}
+
+fn cookie(name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .build()
+}
+
+fn removal(name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(name, String::new());
+    c.set_max_age(time::Duration::ZERO);
+    c
+}
+
+impl CookieChange {
+    /// The `Set-Cookie` value for this change.
+    pub fn to_cookie(&self) -> Cookie<'static> {
+        match self {
+            CookieChange::Journey(id) => cookie(JOURNEY, id.as_str().to_string()),
+            CookieChange::EndJourney => removal(JOURNEY),
+            CookieChange::Session(id) => cookie(SESSION, id.as_str().to_string()),
+            CookieChange::EndSession => removal(SESSION),
+            CookieChange::Lang(lang) => {
+                let mut c = cookie(LANG, lang.code().to_string());
+                c.set_max_age(time::Duration::seconds(A_YEAR));
+                c
+            }
+            CookieChange::LastProvider(id) => {
+                let mut c = cookie(LAST_PROVIDER, id.as_str().to_string());
+                c.set_max_age(time::Duration::seconds(A_YEAR));
+                c
+            }
+        }
+    }
+}
+
+/// Appends the `Set-Cookie` headers of `changes` to a response's headers.
+pub fn apply(headers: &mut HeaderMap, changes: &[CookieChange]) {
+    for change in changes {
+        if let Ok(v) = HeaderValue::from_str(&change.to_cookie().encoded().to_string()) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_host_secure_httponly_lax_and_read_back() {
+        let id = JourneyId::generate();
+        let mut headers = HeaderMap::new();
+        apply(
+            &mut headers,
+            &[
+                CookieChange::Journey(id.clone()),
+                CookieChange::EndSession,
+                CookieChange::Lang(Lang::Cy),
+            ],
+        );
+        let set: Vec<String> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        for c in &set {
+            for attr in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+                assert!(c.contains(attr), "{c} lacks {attr}");
+            }
+            assert!(c.starts_with("__Host-"), "{c}");
+            assert!(!c.contains("Domain"), "{c}");
+        }
+        assert!(set[1].contains("Max-Age=0"), "{}", set[1]);
+        let mut request = HeaderMap::new();
+        request.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("{JOURNEY}={}; {LANG}=cy; {SESSION}=short", id.as_str())).unwrap(),
+        );
+        let read = HubCookies::read(&request);
+        assert_eq!(read.journey, Some(id));
+        assert_eq!(read.lang, Some(Lang::Cy));
+        assert_eq!(read.session, None, "a value of the wrong shape is ignored");
+    }
+}

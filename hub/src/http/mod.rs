@@ -1,0 +1,40 @@
+//! HTTP helpers every endpoint and page shares (STYLE.md §16: below both): the hub's cookies, read and
+//! written through one typed module, and the shape of its redirects.
+
+pub mod cookies;
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+/// A `302 Found` redirect, the status OAuth 2.0 examples use (RFC 6749 §4.1.2); browsers follow it with a
+/// GET even after a form POST. Never cached.
+pub fn found(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A JSON response with a `Cache-Control` header.
+pub fn cached(body: impl IntoResponse, cache: &'static str) -> Response {
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// A JSON response that must never be cached (tokens, userinfo: RFC 6749 §5.1).
+pub fn no_store(body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

@@ -1,0 +1,256 @@
+//! Talking to identity providers (OIDC Core §3.1.3, Discovery 1.0 §4; INTERFACE.md §9): discovery
+//! (cached on the hub's clock), the token exchange with `private_key_jwt` (or a client secret), ID token
+//! verification with the provider's pinned keys, and userinfo. Every call goes through the
+//! [`ProviderClient`] seam.
+
+use super::check::{check_id_token, Expected, ProviderIdentity, UpstreamError};
+use crate::{
+    clock::Clock,
+    jwks_cache::JwksCache,
+    outbound::ProviderClient,
+    registry::{providers::UpstreamAuth, Provider},
+};
+use keys::SigningKey;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::{collections::HashMap, sync::Arc};
+use tokio::sync::RwLock;
+
+/// How long a provider's discovery document is cached, seconds.
+pub const METADATA_MAX_AGE_SECS: i64 = 3600;
+
+/// The parts of a provider's discovery document the hub uses (OIDC Discovery §3).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    pub jwks_uri: String,
+    /// RFC 9207 §3: whether the provider puts `iss` in its authorization responses.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// A provider's token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub id_token: String,
+    #[serde(default)]
+    pub token_type: Option<String>,
+}
+
+/// A discovery document and when it was fetched (clock seconds).
+type CachedMetadata = (Arc<ProviderMetadata>, i64);
+
+/// Discovery and key caches for every provider.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    http: Arc<dyn ProviderClient>,
+    clock: Arc<dyn Clock>,
+    jwks: JwksCache,
+    metadata: Arc<RwLock<HashMap<String, CachedMetadata>>>,
+}
+
+impl Upstreams {
+    /// Caches fetching through `http`, aging on `clock`.
+    pub fn new(http: Arc<dyn ProviderClient>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            jwks: JwksCache::new(http.clone(), clock.clone()),
+            http,
+            clock,
+            metadata: Arc::default(),
+        }
+    }
+
+    /// The provider's discovery document, fetched once an hour; its `issuer` must equal the registered one
+    /// (OIDC Discovery §4.3).
+    pub async fn metadata(&self, provider: &Provider) -> Result<Arc<ProviderMetadata>, UpstreamError> {
+        let now = self.clock.now();
+        if let Some((meta, at)) = self.metadata.read().await.get(provider.id.as_str()).cloned() {
+            // A reloaded registry may have changed the provider's issuer: fetch that one's instead.
+            if now - at < METADATA_MAX_AGE_SECS && meta.issuer == provider.issuer {
+                return Ok(meta);
+            }
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            provider.issuer.trim_end_matches('/')
+        );
+        let reply = self
+            .http
+            .get(&url, None)
+            .await
+            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        if !reply.ok() {
+            return Err(UpstreamError::Unreachable(format!(
+                "discovery answered {}",
+                reply.status
+            )));
+        }
+        let meta: ProviderMetadata =
+            serde_json::from_slice(&reply.body).map_err(|e| UpstreamError::BadMetadata(e.to_string()))?;
+        if meta.issuer != provider.issuer {
+            return Err(UpstreamError::BadMetadata(
+                "issuer differs from the registered issuer".into(),
+            ));
+        }
+        let meta = Arc::new(meta);
+        self.metadata
+            .write()
+            .await
+            .insert(provider.id.to_string(), (meta.clone(), now));
+        Ok(meta)
+    }
+
+    /// Exchanges a code at the provider's token endpoint, authenticating as the registry says.
+    pub async fn exchange(
+        &self,
+        provider: &Provider,
+        meta: &ProviderMetadata,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+        key: &SigningKey,
+    ) -> Result<TokenResponse, UpstreamError> {
+        let now = self.clock.now();
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code.into()),
+            ("redirect_uri", redirect_uri.into()),
+            ("code_verifier", verifier.into()),
+        ];
+        let mut basic = None;
+        match provider.token_endpoint_auth_method {
+            UpstreamAuth::PrivateKeyJwt => {
+                let claims = keys::client_assertion::Claims::new(
+                    &provider.client_id,
+                    &meta.token_endpoint,
+                    &crate::ids::random_token(),
+                    now,
+                );
+                let assertion = key
+                    .sign("JWT", &claims)
+                    .map_err(|e| UpstreamError::TokenRefused(format!("could not sign client assertion: {e}")))?;
+                form.push(("client_id", provider.client_id.clone()));
+                form.push(("client_assertion_type", keys::client_assertion::JWT_BEARER.into()));
+                form.push(("client_assertion", assertion));
+            }
+            UpstreamAuth::ClientSecretPost => {
+                form.push(("client_id", provider.client_id.clone()));
+                form.push(("client_secret", provider.client_secret.clone().unwrap_or_default()));
+            }
+            UpstreamAuth::ClientSecretBasic => {
+                basic = Some((
+                    provider.client_id.as_str(),
+                    provider.client_secret.as_deref().unwrap_or_default(),
+                ));
+            }
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = self
+            .http
+            .post_form(&meta.token_endpoint, &form, basic)
+            .await
+            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        if !reply.ok() {
+            let code = serde_json::from_slice::<Value>(&reply.body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
+            return Err(UpstreamError::TokenRefused(format!(
+                "status {}, error {}",
+                reply.status,
+                code.unwrap_or_else(|| "unknown".into())
+            )));
+        }
+        let tokens: TokenResponse = serde_json::from_slice(&reply.body)
+            .map_err(|e| UpstreamError::TokenRefused(format!("unreadable token response: {e}")))?;
+        if tokens
+            .token_type
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(UpstreamError::TokenRefused("token_type is not Bearer".into()));
+        }
+        Ok(tokens)
+    }
+
+    /// Verifies the ID token's signature with the provider's JWKS (alg pinned per key) and checks its claims.
+    pub async fn verify_id_token(
+        &self,
+        provider: &Provider,
+        meta: &ProviderMetadata,
+        token: &str,
+        expected: &Expected<'_>,
+    ) -> Result<ProviderIdentity, UpstreamError> {
+        let (_, claims) = self
+            .jwks
+            .verify(&meta.jwks_uri, token)
+            .await
+            .map_err(|e| UpstreamError::BadIdToken(e.to_string()))?;
+        check_id_token(&claims, provider, expected, self.clock.now())
+    }
+
+    /// Fetches userinfo with the provider's access token; its `sub` must equal the ID token's (OIDC Core §5.3.2).
+    pub async fn userinfo(
+        &self,
+        meta: &ProviderMetadata,
+        access_token: &str,
+        sub: &str,
+    ) -> Result<Map<String, Value>, UpstreamError> {
+        let Some(url) = &meta.userinfo_endpoint else {
+            return Ok(Map::new());
+        };
+        let reply = self
+            .http
+            .get(url, Some(access_token))
+            .await
+            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        if !reply.ok() {
+            return Err(UpstreamError::BadUserinfo(format!("status {}", reply.status)));
+        }
+        if !reply.is_json() {
+            return Err(UpstreamError::BadUserinfo(
+                "only JSON userinfo responses are accepted".into(),
+            ));
+        }
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&reply.body).map_err(|e| UpstreamError::BadUserinfo(e.to_string()))?;
+        if claims.get("sub").and_then(Value::as_str) != Some(sub) {
+            return Err(UpstreamError::BadUserinfo("sub differs from the ID token's".into()));
+        }
+        Ok(claims)
+    }
+
+    /// The whole back half of a sign-in at a provider: exchange the code, verify the ID token, fetch
+    /// userinfo. Every check must pass.
+    pub async fn authenticate(
+        &self,
+        provider: &Provider,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+        redirect_uri: &str,
+        key: &SigningKey,
+    ) -> Result<ProviderIdentity, UpstreamError> {
+        let meta = self.metadata(provider).await?;
+        let tokens = self
+            .exchange(provider, &meta, code, verifier, redirect_uri, key)
+            .await?;
+        let expected = Expected {
+            issuer: &provider.issuer,
+            client_id: &provider.client_id,
+            nonce,
+        };
+        let mut identity = self
+            .verify_id_token(provider, &meta, &tokens.id_token, &expected)
+            .await?;
+        let userinfo = self.userinfo(&meta, &tokens.access_token, &identity.sub).await?;
+        for (k, v) in userinfo {
+            identity.claims.entry(k).or_insert(v);
+        }
+        Ok(identity)
+    }
+}

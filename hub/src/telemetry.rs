@@ -1,0 +1,36 @@
+//! The hub's metrics (Prometheus names and labels), counted where things happen. Labels come only from
+//! fixed sets (route templates, levels, outcomes, registered ids): never a request value, never anything
+//! about a person. `GET /metrics` serves them ([`crate::ops::metrics`]).
+
+use crate::audit::ProviderOutcome;
+
+/// Counts a code issued to a service, by the level asserted.
+pub fn code_issued(vot: &'static str, identity: Option<&'static str>, return_code: Option<&'static str>) {
+    metrics::counter!(
+        "hub_codes_issued_total",
+        "vot" => vot,
+        "identity" => identity.unwrap_or("none"),
+        "return_code" => return_code.unwrap_or("none")
+    )
+    .increment(1);
+}
+
+/// Counts registry reloads by outcome (`applied` or `refused`).
+pub fn registry_reload(outcome: &'static str) {
+    metrics::counter!("hub_registry_reloads_total", "outcome" => outcome).increment(1);
+}
+
+/// Counts a provider's answer by outcome. `provider` is a registered provider id.
+pub fn provider_outcome(provider: &str, outcome: ProviderOutcome) {
+    let outcome = match outcome {
+        ProviderOutcome::Success => "success",
+        ProviderOutcome::LevelNotReached => "level_not_reached",
+        ProviderOutcome::Denied => "access_denied",
+        ProviderOutcome::Pending => "pending",
+        ProviderOutcome::FraudSuspected => "fraud_suspected",
+        ProviderOutcome::Unavailable => "unavailable",
+        ProviderOutcome::Invalid => "refused",
+    };
+    metrics::counter!("hub_provider_outcomes_total", "provider" => provider.to_string(), "outcome" => outcome)
+        .increment(1);
+}
