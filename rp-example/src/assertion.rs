@@ -1,32 +1,12 @@
 //! The `private_key_jwt` client assertion (RFC 7523 §2.2, OIDC Core 1.0 §9; INTERFACE.md §3).
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-use serde_json::{json, Map, Value};
 
 /// `client_assertion_type` for a JWT bearer client assertion.
-pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub const CLIENT_ASSERTION_TYPE: &str = keys::client_assertion::JWT_BEARER;
 
-/// How long an assertion is valid: five minutes, as One Login recommends.
-pub const ASSERTION_LIFETIME_SECS: u64 = 300;
-
-/// The claims of a client assertion: `iss` = `sub` = the client id, `aud` = the token endpoint, a fresh
-/// 256-bit `jti`, `iat` = now and `exp` = now + 5 minutes.
-pub fn assertion_claims(client_id: &str, token_endpoint: &str, jti: &str, now: u64) -> Map<String, Value> {
-    let claims = json!({
-        "iss": client_id,
-        "sub": client_id,
-        "aud": token_endpoint,
-        "jti": jti,
-        "iat": now,
-        "exp": now + ASSERTION_LIFETIME_SECS,
-    });
-    match claims {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-/// A client assertion signed ES256 by `key` (header `kid` = the key's thumbprint, `typ` JWT).
+/// A client assertion signed ES256 by `key` (header `kid` = the key's thumbprint, `typ` JWT), with the
+/// federation's claims ([`keys::client_assertion::Claims`]: five minutes, a fresh 256-bit `jti`).
 pub fn client_assertion(
     key: &keys::SigningKey,
     client_id: &str,
@@ -34,7 +14,10 @@ pub fn client_assertion(
     now: u64,
 ) -> Result<String, keys::KeyError> {
     let jti = random_token();
-    key.sign_jwt("JWT", &assertion_claims(client_id, token_endpoint, &jti, now))
+    key.sign(
+        "JWT",
+        &keys::client_assertion::Claims::new(client_id, token_endpoint, &jti, now as i64),
+    )
 }
 
 /// 256 random bits as base64url: ids for sessions, pending logins, `jti`, logout `state`.
@@ -45,6 +28,7 @@ pub fn random_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn assertion_is_signed_es256_with_kid_and_has_the_claims() -> Result<(), keys::KeyError> {

@@ -30,8 +30,8 @@ pub const RETURN_CODE_CLAIM: &str = "https://vocab.account.gov.uk/v1/returnCode"
 
 /// The only algorithm an identity credential may be signed with.
 pub const CORE_IDENTITY_ALG: &str = "ES256";
-/// Clock skew allowed on `nbf` and `iat`.
-pub const SKEW_SECS: u64 = 30;
+/// Clock skew allowed on `nbf` and `iat`: the federation's one value.
+pub const SKEW_SECS: u64 = keys::SKEW_SECS as u64;
 /// The identity levels a credential may state in `vot`.
 pub const IDENTITY_LEVELS: [&str; 3] = ["P1", "P2", "P3"];
 /// The `type` an identity credential's `vc` must have.
@@ -147,29 +147,7 @@ pub fn kid_of(jwt: &str) -> Option<String> {
     keys::decode_header(jwt).ok()?.kid
 }
 
-/// The `did:web` DID of an issuer URL (did:web method §3.2): the host, its port as `%3A<port>`, then each
-/// path segment after a `:`. `http://127.0.0.1:8080` → `did:web:127.0.0.1%3A8080`,
-/// `https://identity.account.gov.uk/` → `did:web:identity.account.gov.uk`.
-pub fn did_web(issuer: &str) -> Option<String> {
-    let url = url::Url::parse(issuer).ok()?;
-    let mut did = format!("did:web:{}", url.host_str()?);
-    if let Some(port) = url.port() {
-        did.push_str(&format!("%3A{port}"));
-    }
-    for segment in url.path_segments().into_iter().flatten().filter(|s| !s.is_empty()) {
-        did.push(':');
-        did.push_str(segment);
-    }
-    Some(did)
-}
-
-/// The DID document's `assertionMethod` entry with this `id`, if there is one.
-pub fn assertion_method<'a>(did: &'a Value, id: &str) -> Option<&'a Value> {
-    did.get("assertionMethod")?
-        .as_array()?
-        .iter()
-        .find(|m| m.get("id").and_then(Value::as_str) == Some(id))
-}
+pub use keys::did::{assertion_method, did_web};
 
 /// Verifies and checks an identity credential (see the module documentation). Pure: no I/O, no clock.
 pub fn validate(jwt: &str, did: &Value, expected: &Expected<'_>, now: u64) -> Result<CoreIdentity, CoreIdentityError> {

@@ -16,7 +16,7 @@ use crate::AppState;
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// Clock skew allowed on `iat` and `exp`.
-pub const SKEW_SECS: u64 = 60;
+pub const SKEW_SECS: u64 = keys::SKEW_SECS as u64;
 
 /// The form body.
 #[derive(Debug, Deserialize)]
