@@ -1,89 +1,31 @@
-//! In-process tests of the hub's router (`tower::ServiceExt::oneshot`, no socket): the documents services
-//! cache, and the errors each endpoint gives for bad input, in the spec's form.
+//! In-process tests of the hub's router (no socket): the documents services cache, and the errors each
+//! endpoint gives for bad input, in the spec's form.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::app::{Seen, TestApp};
 use axum::{
     body::Body,
-    http::{header, Request, StatusCode},
-    Router,
-};
-use hub::{
-    audit::NoAudit,
-    clock::ManualClock,
-    outbound::HttpClient,
-    registry::{ClientRegistry, ProviderRegistry},
-    state::{HubKeys, Seams},
-    store::MemoryStore,
-    AppState, Config,
+    http::{header, HeaderMap, Request, StatusCode},
 };
 use serde_json::Value;
-use std::sync::Arc;
-use tower::ServiceExt as _;
 
-struct TestApp {
-    router: Router,
-    _dir: tempfile::TempDir,
-}
+/// The router with the test service and fake provider.
+struct App(TestApp);
 
-impl TestApp {
+impl App {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clients = ClientRegistry::parse(
-            r#"
-            [[clients]]
-            client_id = "svc"
-            client_name = "A service"
-            redirect_uris = ["https://svc.example/cb"]
-            jwks_uri = "https://svc.example/jwks"
-            levels = ["Cl.Cm", "Cl.Cm.P2"]
-            "#,
-        )
-        .unwrap();
-        let providers = ProviderRegistry::parse(
-            r#"
-            [[providers]]
-            id = "idp"
-            name = "Provider"
-            name_cy = "Darparwr"
-            issuer = "https://idp.example"
-            client_id = "hub"
-            levels = ["Cl.Cm"]
-            "#,
-        )
-        .unwrap();
-        let config = Config {
-            issuer: "https://hub.example".into(),
-            ..Config::default()
-        };
-        let keys = HubKeys::load_or_generate(dir.path()).unwrap();
-        let clock = Arc::new(ManualClock::at(1_000_000));
-        let seams = Seams {
-            store: Arc::new(MemoryStore::new(clock.clone(), 10_000)),
-            clock,
-            outbound: Arc::new(HttpClient::new(std::time::Duration::from_secs(1), 65_536).unwrap()),
-            audit: Arc::new(NoAudit),
-        };
-        let state = AppState::new(config, clients, providers, keys, seams);
-        Self {
-            router: hub::router(state),
-            _dir: dir,
-        }
+        Self(TestApp::new().build())
     }
 
-    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, headers, String::from_utf8_lossy(&body).to_string())
+    async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let Seen { status, headers, body } = self.0.send(request).await;
+        (status, headers, body)
     }
 
-    async fn get(&self, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    async fn get(&self, uri: &str) -> (StatusCode, HeaderMap, String) {
         self.send(Request::get(uri).body(Body::empty()).unwrap()).await
     }
 
-    async fn post_form(&self, uri: &str, body: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    async fn post_form(&self, uri: &str, body: &str) -> (StatusCode, HeaderMap, String) {
         self.send(
             Request::post(uri)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -100,7 +42,7 @@ fn json(body: &str) -> Value {
 
 #[tokio::test]
 async fn discovery_lists_what_one_login_services_expect_and_is_cacheable() {
-    let app = TestApp::new();
+    let app = App::new();
     let (status, headers, body) = app.get("/.well-known/openid-configuration").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=86400");
@@ -133,7 +75,7 @@ async fn discovery_lists_what_one_login_services_expect_and_is_cacheable() {
 
 #[tokio::test]
 async fn jwks_did_and_trustmark_publish_public_keys_only() {
-    let app = TestApp::new();
+    let app = App::new();
     let (status, headers, body) = app.get("/.well-known/jwks.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=86400");
@@ -168,7 +110,7 @@ async fn jwks_did_and_trustmark_publish_public_keys_only() {
 
 #[tokio::test]
 async fn authorize_errors_are_pages_before_the_redirect_uri_is_trusted_and_redirects_after() {
-    let app = TestApp::new();
+    let app = App::new();
     let (status, headers, body) = app
         .get("/authorize?client_id=nobody&redirect_uri=https%3A%2F%2Fsvc.example%2Fcb&response_type=code")
         .await;
@@ -197,7 +139,7 @@ async fn authorize_errors_are_pages_before_the_redirect_uri_is_trusted_and_redir
 
 #[tokio::test]
 async fn a_valid_request_starts_a_journey_in_a_host_cookie_and_shows_the_choice() {
-    let app = TestApp::new();
+    let app = App::new();
     let (status, headers, _) = app
         .get("/authorize?client_id=svc&redirect_uri=https%3A%2F%2Fsvc.example%2Fcb&response_type=code&scope=openid&state=s1&nonce=n1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256")
         .await;
@@ -229,7 +171,7 @@ async fn a_valid_request_starts_a_journey_in_a_host_cookie_and_shows_the_choice(
 
 #[tokio::test]
 async fn token_and_userinfo_errors_are_in_the_rfc_form() {
-    let app = TestApp::new();
+    let app = App::new();
     let (status, headers, body) = app.post_form("/token", "grant_type=authorization_code&code=x").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
@@ -270,7 +212,7 @@ async fn token_and_userinfo_errors_are_in_the_rfc_form() {
 
 #[tokio::test]
 async fn health_and_readiness() {
-    let app = TestApp::new();
+    let app = App::new();
     assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
     assert_eq!(app.get("/readyz").await.0, StatusCode::OK);
     let (status, _, body) = app.get("/no-such-page").await;
@@ -280,7 +222,7 @@ async fn health_and_readiness() {
 
 #[tokio::test]
 async fn metrics_are_prometheus_text_labelled_by_route_not_by_value() {
-    let app = TestApp::new();
+    let app = App::new();
     app.get("/authorize?client_id=nobody&state=secret-state-value").await;
     let (status, headers, body) = app.get("/metrics").await;
     assert_eq!(status, StatusCode::OK);
