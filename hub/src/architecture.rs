@@ -303,3 +303,54 @@ fn the_reader_sees_groups_super_paths_and_circles() {
     g.insert("b".to_string(), BTreeSet::new());
     assert!(find_circle(&g).is_none());
 }
+
+/// The README's table of URLs names, for each route of `router`, the file whose module serves it.
+#[test]
+fn the_readme_says_where_each_urls_code_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap_or_default();
+    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap_or_default();
+    let consts = [
+        ("idp::JWKS_PATH", crate::idp::JWKS_PATH),
+        ("idp::CALLBACK_PATH", crate::idp::CALLBACK_PATH),
+    ];
+    let short = [
+        ("discovery::", "provider::discovery::"),
+        ("jwks::", "provider::jwks::"),
+        ("did::", "provider::did::"),
+        ("authorize::", "provider::authorize::"),
+        ("token::", "provider::token::"),
+        ("userinfo::", "provider::userinfo::"),
+        ("logout::", "provider::logout::"),
+        ("trustmark::", "provider::trustmark::"),
+    ];
+    let router = lib.split(".route(").skip(1).collect::<Vec<_>>();
+    assert!(router.len() >= 17, "read too few routes");
+    for route in router {
+        let (path, rest) = route.split_once(',').unwrap_or_default();
+        let path = path.trim().trim_matches('"');
+        let path = consts.iter().find(|(c, _)| *c == path).map(|(_, v)| *v).unwrap_or(path);
+        let handler = rest.split(['(', ')']).nth(1).unwrap_or_default().trim().to_string();
+        let handler = short
+            .iter()
+            .find(|(s, _)| handler.starts_with(s))
+            .map(|(s, full)| handler.replacen(s, full, 1))
+            .unwrap_or(handler);
+        let module: Vec<&str> = handler.split("::").collect();
+        let module = module[..module.len().saturating_sub(1)].join("/");
+        let file = if root.join(format!("src/{module}/mod.rs")).exists() {
+            format!("hub/src/{module}/mod.rs")
+        } else {
+            format!("hub/src/{module}.rs")
+        };
+        assert!(root.join("..").join(&file).exists(), "{path}: {file} does not exist");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `") && l.contains(&format!(" {path}`")) && l.contains("hub/src/"))
+            .unwrap_or_else(|| panic!("the README's table has no row for {path}"));
+        assert!(
+            row.contains(&format!("`{file}`")),
+            "README says {row:?}, but {path} is served by {file}"
+        );
+    }
+}
