@@ -90,6 +90,15 @@ pub struct CoreIdentityClaims {
     pub vc: VerifiableCredential,
 }
 
+/// The token endpoint's answer (RFC 6749 §5.1, OIDC Core §3.1.3.3, INTERFACE.md §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub id_token: String,
+}
+
 /// What an authorization code stands for, kept until it is redeemed or expires (INTERFACE.md §3).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct CodeGrant {

@@ -463,7 +463,7 @@ mod tests {
         oauth::{ResponseMode, ReturnTo},
         registry::{ClientRegistry, ProviderRegistry},
     };
-    use serde_json::{json, Map};
+    use serde_json::Map;
     use std::sync::Arc;
 
     const NOW: i64 = 1_000_000;
@@ -943,6 +943,5 @@ mod tests {
         assert!(awaiting(&at, attempt.secrets.state.as_str()).is_ok());
         assert_eq!(awaiting(&at, "other").err(), Some(JourneyError::NotAwaiting));
         assert_eq!(awaiting(&j, "x").err(), Some(JourneyError::NotAwaiting));
-        let _ = json!(null);
     }
 }

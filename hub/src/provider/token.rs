@@ -12,7 +12,7 @@ use crate::{
     oauth::ErrorCode,
     state::AppState,
     store::{key, StoreExt as _},
-    tokens::{AccessGrant, CodeGrant, IdTokenClaims},
+    tokens::{AccessGrant, CodeGrant, IdTokenClaims, TokenResponse},
 };
 use axum::{
     body::Bytes,
@@ -21,7 +21,7 @@ use axum::{
     Json,
 };
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::{collections::HashMap, time::Duration};
 
 fn invalid(code: ErrorCode, why: &str) -> HubError {
@@ -216,11 +216,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         },
     )
     .await;
-    let body: Value = json!({
-        "access_token": access_token.as_str(),
-        "token_type": "Bearer",
-        "expires_in": at_ttl,
-        "id_token": id_token,
-    });
-    Ok(no_store(Json(body)))
+    Ok(no_store(Json(TokenResponse {
+        access_token: access_token.as_str().to_string(),
+        token_type: "Bearer".into(),
+        expires_in: at_ttl,
+        id_token,
+    })))
 }
