@@ -29,7 +29,7 @@ fn invalid(code: ErrorCode, why: &str) -> HubError {
 }
 
 /// Reads a form body, refusing repeated parameters (RFC 6749 §3.2).
-fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, HubError> {
+pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, HubError> {
     let mut form = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         if form.insert(k.to_string(), v.to_string()).is_some() {
