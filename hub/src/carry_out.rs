@@ -4,6 +4,8 @@
 //!
 //! A journey changes only from the version it was read at, and ends (leaves the store) exactly once:
 //! of several requests acting on one journey at once, one wins and the others see "no such journey".
+//! A journey acts only in the browser it started in (its [`crate::journey::Binding`]), and forms and
+//! state-changing links must carry its token.
 //! "Assertion issued" is written to the audit sink, durably, before the code exists.
 
 use crate::{
@@ -13,11 +15,11 @@ use crate::{
     i18n::Lang,
     identity::{self, CoreIdentityFor, CORE_IDENTITY, RETURN_CODE},
     idp::{check::authorization_url, CALLBACK_PATH},
-    ids::{hash, AuthCode, ClientId, JourneyId, SessionId, UpstreamState},
+    ids::{constant_time_eq, hash, AuthCode, ClientId, JourneyId, SessionId, UpstreamState},
     journey::{Assertion, Decided, Decision, HubSession, Journey, JourneyError, LiveSession, NewSession, Notice},
     registry::Snapshot,
     state::AppState,
-    store::{key, StoreError, StoreExt as _, Versioned},
+    store::{key, StoreError, Versioned},
     telemetry,
     tokens::CodeGrant,
 };
@@ -55,11 +57,32 @@ pub enum Next {
     Notice(Notice),
 }
 
-/// What the handler renders: where to go and which cookies change.
+/// How pages name a live journey: its id (in links and forms) and its token (in forms and
+/// state-changing links).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JourneyLink {
+    pub id: JourneyId,
+    pub csrf: String,
+}
+
+impl JourneyLink {
+    /// The link of `path` for this journey (`/choose-provider?journey=…`).
+    pub fn page(&self, path: &str) -> String {
+        format!("{path}?journey={}", self.id.as_str())
+    }
+
+    /// A state-changing link of `path` for this journey, its token included.
+    pub fn action(&self, path: &str) -> String {
+        format!("{path}?journey={}&csrf={}", self.id.as_str(), self.csrf)
+    }
+}
+
+/// What the handler renders: where to go, which cookies change, and the journey still live (if any).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub next: Next,
     pub cookies: Vec<CookieChange>,
+    pub journey: Option<JourneyLink>,
 }
 
 /// What the request brought that carrying out needs.
@@ -78,10 +101,40 @@ fn session_idle(state: &AppState) -> Duration {
     Duration::from_secs(state.config.session_idle_secs)
 }
 
-/// The journey this browser's cookie names.
-pub async fn current(state: &AppState, cookies: &HubCookies) -> Result<Current, HubError> {
-    let id = cookies.journey.clone().ok_or(HubError::NoJourney)?;
-    load(state, id).await
+/// The journey a page or form names, if it belongs to this browser.
+pub async fn current(state: &AppState, cookies: &HubCookies, journey: Option<&str>) -> Result<Current, HubError> {
+    let id = journey
+        .filter(|j| j.len() == 43)
+        .map(JourneyId::from_wire)
+        .ok_or(HubError::NoJourney)?;
+    let current = load(state, id).await?;
+    mine(&current, cookies)?;
+    Ok(current)
+}
+
+/// [`current`], for a form or a state-changing link: it must also carry the journey's token.
+pub async fn acted_on(
+    state: &AppState,
+    cookies: &HubCookies,
+    journey: Option<&str>,
+    csrf: Option<&str>,
+) -> Result<Current, HubError> {
+    let current = current(state, cookies, journey).await?;
+    let token = &current.journey().binding.csrf;
+    if !csrf.is_some_and(|c| constant_time_eq(c, token)) {
+        return Err(HubError::NotYours);
+    }
+    Ok(current)
+}
+
+/// Whether the journey belongs to the browser whose cookies these are.
+fn mine(current: &Current, cookies: &HubCookies) -> Result<(), HubError> {
+    let browser = cookies.browser.as_ref().map(|b| hash(b.as_str()));
+    if browser.is_some_and(|b| constant_time_eq(&b, &current.journey().binding.browser)) {
+        Ok(())
+    } else {
+        Err(HubError::NotYours)
+    }
 }
 
 async fn load(state: &AppState, id: JourneyId) -> Result<Current, HubError> {
@@ -102,11 +155,9 @@ pub async fn answered(state: &AppState, cookies: &HubCookies, upstate: &str) -> 
         return Err(JourneyError::NotAwaiting.into());
     };
     let id = JourneyId::from_wire(&String::from_utf8_lossy(&bytes));
-    let mine = cookies.journey.as_ref().is_some_and(|c| id.same_as(c.as_str()));
-    if !mine {
-        return Err(JourneyError::NotAwaiting.into());
-    }
-    load(state, id).await
+    let current = load(state, id).await?;
+    mine(&current, cookies).map_err(|_| JourneyError::NotAwaiting)?;
+    Ok(current)
 }
 
 /// The live hub session a cookie names, its idle lifetime extended without rewriting it (so a session
@@ -183,28 +234,30 @@ impl Kept {
         }
     }
 
-    /// Saves the journey at its next stage; returns the cookie a new journey needs.
-    async fn save(&self, state: &AppState, journey: &Journey) -> Result<Option<CookieChange>, HubError> {
+    /// Saves the journey at its next stage: a new one for `journey_start_ttl_secs` (abandoned requests
+    /// cost little), one the person acted on for `journey_ttl_secs` idle.
+    async fn save(&self, state: &AppState, journey: &Journey) -> Result<JourneyLink, HubError> {
+        let link = JourneyLink {
+            id: self.id().clone(),
+            csrf: journey.binding.csrf.clone(),
+        };
         match self {
             Kept::Stored(current) => {
-                if state
-                    .store
-                    .swap_json(&key::journey(&current.id), &current.stored, journey)
-                    .await?
-                {
-                    Ok(None)
-                } else {
-                    Err(HubError::NoJourney)
+                let key = key::journey(&current.id);
+                if !state.store.swap_json(&key, &current.stored, journey).await? {
+                    return Err(HubError::NoJourney);
+                }
+                if matches!(current.journey().stage, crate::journey::Stage::Choosing { .. }) {
+                    // The person acted: the journey now lives the full idle time.
+                    state.store.touch(&key, journey_ttl(state)).await?;
                 }
             }
             Kept::New(id) => {
-                state
-                    .store
-                    .put_json(&key::journey(id), journey, journey_ttl(state))
-                    .await?;
-                Ok(Some(CookieChange::Journey(id.clone())))
+                let ttl = Duration::from_secs(state.config.journey_start_ttl_secs.min(state.config.journey_ttl_secs));
+                state.store.put_json(&key::journey(id), journey, ttl).await?;
             }
         }
+        Ok(link)
     }
 
     /// Ends the journey; only one caller ever succeeds.
@@ -213,7 +266,7 @@ impl Kept {
             Kept::Stored(current) => {
                 if state
                     .store
-                    .remove_if(&key::journey(&current.id), &current.stored.bytes)
+                    .remove_version(&key::journey(&current.id), &current.stored)
                     .await?
                 {
                     Ok(())
@@ -240,9 +293,10 @@ async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) 
     let Decided { decision, facts } = decided;
     let id = kept.id().clone();
     let mut cookies = Vec::new();
+    let mut link = None;
     let next = match decision {
         Decision::Choose(journey) => {
-            cookies.extend(kept.save(state, &journey).await?);
+            link = Some(kept.save(state, &journey).await?);
             Next::Choice
         }
         Decision::ChoiceRefused => Next::ChoiceAgain,
@@ -266,23 +320,22 @@ async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) 
                 &endpoint,
                 provider,
                 attempt,
-                &journey.request.vtr,
-                journey.request.prompt,
+                &journey.request,
                 cx.lang,
                 &state.config.url(CALLBACK_PATH),
             );
-            cookies.extend(kept.save(state, &journey).await?);
+            link = Some(kept.save(state, &journey).await?);
             Next::Provider(url)
         }
         Decision::AskConsent { journey, new_session } => {
             if let Some(new_session) = new_session {
                 cookies.push(start_session(state, cx.cookies, new_session, None).await?);
             }
-            cookies.extend(kept.save(state, &journey).await?);
+            link = Some(kept.save(state, &journey).await?);
             Next::Consent
         }
         Decision::Tell { journey, notice } => {
-            cookies.extend(kept.save(state, &journey).await?);
+            link = Some(kept.save(state, &journey).await?);
             Next::Notice(notice)
         }
         Decision::Return {
@@ -292,28 +345,27 @@ async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) 
             description,
         } => {
             kept.end(state).await?;
-            if matches!(kept, Kept::Stored(_)) {
-                cookies.push(CookieChange::EndJourney);
-            }
             tracing::info!(client_id = %client_id, error = %code, "returned to the service with an error");
             Next::Service(to.error_location(&state.config.issuer, code, description))
         }
         Decision::Assert { assertion, new_session } => {
             kept.end(state).await?;
-            if matches!(kept, Kept::Stored(_)) {
-                cookies.push(CookieChange::EndJourney);
-            }
             record_all(state, &id, facts).await;
             let (location, session_cookie) = assert(state, &id, *assertion, new_session, cx).await?;
             cookies.extend(session_cookie);
             return Ok(Outcome {
                 next: Next::Service(location),
                 cookies,
+                journey: None,
             });
         }
     };
     record_all(state, &id, facts).await;
-    Ok(Outcome { next, cookies })
+    Ok(Outcome {
+        next,
+        cookies,
+        journey: link,
+    })
 }
 
 /// Starts a hub session (a new sign-in gets a new session id: no fixation), ending the one the browser had.

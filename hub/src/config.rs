@@ -1,8 +1,9 @@
 //! The hub's typed configuration (STYLE.md §7): defaults, then an optional TOML file, then `HUB_*`
 //! environment variables, validated once at start-up with errors that name the field.
 
+use crate::http::rate::Rate;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::{net::IpAddr, path::PathBuf};
 
 /// Everything the hub needs to start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +43,31 @@ pub struct Config {
     pub http_timeout_secs: u64,
     /// The most entries the embedded memory store holds; past it, new sign-ins get "try again".
     pub memory_store_max_entries: usize,
+    /// Lifetime of a journey nobody has acted on yet (a request that reached the choice page and no
+    /// further), seconds: abandoned sign-ins cost little. The first choice gives it `journey_ttl_secs`.
+    pub journey_start_ttl_secs: u64,
+    /// Whether the rate limits apply (turn off only for benchmarks from one address).
+    pub rate_limits: bool,
+    /// Requests per second (and burst) from one client address to `/authorize`, `/par`, `/token` and
+    /// `/choose-provider`, per hub instance.
+    pub rate_per_ip: Rate,
+    /// Requests per second (and burst) from one service, per hub instance.
+    pub rate_per_client: Rate,
+    /// Proxies whose `X-Forwarded-For` names the client address (a load balancer's addresses).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Connections open at once, in all, per hub instance.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_ip: usize,
+    /// Seconds a client has to send a request's headers (and the longest a kept-alive connection waits).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take from its headers to its answer.
+    pub request_timeout_secs: u64,
+    /// Failures in a row (down, timed out, answered wrongly) after which a provider is shown as
+    /// unavailable on the choice page (circuit breaking).
+    pub provider_breaker_failures: u32,
+    /// Seconds a failing provider stays shown as unavailable before one attempt is let through.
+    pub provider_breaker_cooldown_secs: u64,
 }
 
 impl Default for Config {
@@ -63,6 +89,23 @@ impl Default for Config {
             session_absolute_secs: 8 * 3600,
             identity_issuer: None,
             memory_store_max_entries: 500_000,
+            journey_start_ttl_secs: 900,
+            rate_limits: true,
+            rate_per_ip: Rate {
+                per_second: 20,
+                burst: 60,
+            },
+            rate_per_client: Rate {
+                per_second: 500,
+                burst: 1000,
+            },
+            trusted_proxies: Vec::new(),
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            provider_breaker_failures: 3,
+            provider_breaker_cooldown_secs: 30,
         }
     }
 }

@@ -34,12 +34,18 @@ pub enum HubError {
     /// The request names no live journey (expired, ended, or never was).
     #[error("no such journey")]
     NoJourney,
+    /// The journey belongs to another browser, or a form or link lacks its token (CSRF).
+    #[error("the journey is not this browser's, or the form's token is wrong")]
+    NotYours,
     /// A protocol refusal with its OAuth code.
     #[error("{code}: {description}")]
     OAuth { code: ErrorCode, description: String },
     /// Client authentication failed (RFC 6749 §5.2); `basic` when the client tried HTTP Basic.
     #[error("invalid_client: {description}")]
     InvalidClient { description: String, basic: bool },
+    /// Over a rate limit: 429 with `Retry-After`.
+    #[error("rate limited; retry after {} s", .0.seconds())]
+    RateLimited(crate::http::rate::Limited),
     /// A Bearer access token was missing, bad, expired or revoked (RFC 6750 §3).
     #[error("invalid_token: {0}")]
     InvalidToken(String),
@@ -57,11 +63,11 @@ impl HubError {
     /// The OAuth code a service receives for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Store(_) | Self::Audit(_) => ErrorCode::TemporarilyUnavailable,
+            Self::Store(_) | Self::Audit(_) | Self::RateLimited(_) => ErrorCode::TemporarilyUnavailable,
             Self::OAuth { code, .. } => *code,
             Self::InvalidClient { .. } => ErrorCode::InvalidClient,
             Self::InvalidToken(_) => ErrorCode::InvalidToken,
-            Self::Journey(_) | Self::NoJourney => ErrorCode::InvalidRequest,
+            Self::Journey(_) | Self::NoJourney | Self::NotYours => ErrorCode::InvalidRequest,
         }
     }
 
@@ -69,6 +75,7 @@ impl HubError {
     pub fn description(&self) -> String {
         match self {
             Self::Store(_) | Self::Audit(_) => "the hub cannot complete the request now; try again later".into(),
+            Self::RateLimited(l) => format!("too many requests; retry after {} s", l.seconds()),
             Self::OAuth { description, .. } | Self::InvalidClient { description, .. } => description.clone(),
             Self::InvalidToken(description) => description
                 .chars()
@@ -76,6 +83,7 @@ impl HubError {
                 .collect(),
             Self::Journey(e) => e.to_string(),
             Self::NoJourney => "no such journey".into(),
+            Self::NotYours => "the request does not belong to this browser".into(),
         }
     }
 
@@ -85,7 +93,9 @@ impl HubError {
             Self::Store(e) => tracing::warn!(error = %e, "store unavailable"),
             Self::Audit(e) => tracing::error!(error = %e, "audit log unavailable; nothing asserted"),
             Self::Journey(e) => tracing::info!(error = %e, "journey step refused"),
+            Self::NotYours => tracing::info!("journey request from another browser or without its token"),
             Self::InvalidClient { description, .. } => tracing::info!(reason = %description, "client refused"),
+            Self::RateLimited(_) => tracing::info!("rate limited"),
             _ => tracing::debug!(error = %self, "request refused"),
         }
     }
@@ -114,6 +124,7 @@ impl HubError {
                     response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }
             }
+            Self::RateLimited(l) => retry_after(&mut response, l),
             _ => {}
         }
         response
@@ -131,8 +142,16 @@ impl HubError {
                 ..
             } => StatusCode::INTERNAL_SERVER_ERROR,
             Self::InvalidClient { basic: true, .. } | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
+    }
+}
+
+/// Adds `Retry-After` (RFC 9110 §10.2.3) for a rate-limited answer.
+pub fn retry_after(response: &mut Response, limited: &crate::http::rate::Limited) {
+    if let Ok(v) = HeaderValue::from_str(&limited.seconds().to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 

@@ -152,6 +152,10 @@ secret_id!(
     JourneyId
 );
 secret_id!(
+    /// The browser a journey belongs to, held in the `__Host-hub-browser` cookie; journeys keep only its hash.
+    BrowserId
+);
+secret_id!(
     /// An authorization code given to a relying service (single use, 5 minutes at most).
     AuthCode
 );

@@ -29,6 +29,7 @@ pub mod outbound;
 pub mod pairwise;
 pub mod provider;
 pub mod registry;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -47,35 +48,55 @@ use axum::{
 use provider::{authorize, did, discovery, jwks, logout, token, trustmark, userinfo};
 use std::future::Future;
 
+/// The largest form body a person's page accepts, bytes.
+const MAX_PAGE_FORM: usize = 4 * 1024;
+/// The largest body `/authorize` (POST, request objects included) and `/token` accept, bytes.
+const MAX_PROTOCOL_BODY: usize = 16 * 1024;
+
 /// Every route of the hub. A URL's path names the module that serves it.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> Router<()> {
     ops::metrics::handle();
+    // The endpoints that cost work or store, behind a per-address rate limit.
+    let guarded = Router::new()
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/token", post(token::post))
+        .route(
+            "/choose-provider",
+            get(web::choose_provider::get).post(web::choose_provider::post),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::guard::per_address,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_PROTOCOL_BODY));
+    let forms = Router::new()
+        .route("/consent", get(web::consent::get).post(web::consent::post))
+        .route("/cancel", post(web::cancel::post))
+        .route("/cancel-link", get(web::cancel::link))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_PAGE_FORM));
     Router::new()
+        .merge(guarded)
+        .merge(forms)
         .route("/.well-known/openid-configuration", get(discovery::get))
         .route("/.well-known/jwks.json", get(jwks::get))
         .route("/.well-known/did.json", get(did::get))
-        .route("/authorize", get(authorize::get).post(authorize::post))
-        .route("/token", post(token::post))
         .route("/userinfo", get(userinfo::handle).post(userinfo::handle))
-        .route("/logout", get(logout::get))
+        .route("/logout", get(logout::get).post(logout::post))
         .route("/trustmark", get(trustmark::get))
         .route("/healthz", get(ops::health::healthz))
         .route("/readyz", get(ops::health::readyz))
         .route("/metrics", get(ops::metrics::get))
         .route(idp::JWKS_PATH, get(upstream::jwks::get))
         .route(idp::CALLBACK_PATH, get(upstream::callback::get))
-        .route(
-            "/choose-provider",
-            get(web::choose_provider::get).post(web::choose_provider::post),
-        )
-        .route("/consent", get(web::consent::get).post(web::consent::post))
-        .route("/cancel", post(web::cancel::post))
-        .route("/cancel-link", get(web::cancel::post))
         .fallback(web::not_found)
         .merge(govuk::router())
         .route_layer(axum::middleware::from_fn(ops::metrics::track))
         .layer(axum::middleware::from_fn(web::localise::localise))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(state.config.request_timeout_secs),
+        ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -133,8 +154,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = AppState::from_config(config).await?;
     reload_on_hangup(state.clone());
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = serve::Limits {
+        max_connections: state.config.max_connections,
+        max_connections_per_ip: state.config.max_connections_per_ip,
+        header_read_timeout: std::time::Duration::from_secs(state.config.header_read_timeout_secs),
+        ..serve::Limits::default()
+    };
+    serve::serve(listener, router(state), limits, shutdown).await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::{
     jwks_cache::JwksCache,
     outbound::{HttpClient, ProviderClient},
     registry::{Client, ClientRegistry, ProviderRegistry, Snapshot},
-    store::{MemoryStore, RedisStore, Store},
+    store::{seal::Sealer, MemoryStore, RawStore, RedisStore, Store},
 };
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -35,6 +35,8 @@ pub struct HubKeys {
     pub identity: SigningKey,
     /// The secret behind pairwise subjects; never leaves the hub.
     pub pairwise_secret: Vec<u8>,
+    /// Seals what the store holds about a person (`seal-<id>.key` files).
+    pub seal: Sealer,
 }
 
 impl HubKeys {
@@ -57,7 +59,10 @@ impl HubKeys {
         let secret_path = dir.join("pairwise.secret");
         if !secret_path.exists() {
             let secret = crate::ids::random_token();
-            write_private(&secret_path, secret.as_bytes())
+            if let Some(dir) = secret_path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            keys::write_private(&secret_path, secret.as_bytes())
                 .with_context(|| format!("writing {}", secret_path.display()))?;
         }
         let pairwise_secret =
@@ -68,40 +73,23 @@ impl HubKeys {
                 secret_path.display()
             );
         }
+        let seal = Sealer::load_or_generate(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         Ok(Self {
             signing,
             upstream,
             identity,
             signing_rs256,
             pairwise_secret,
+            seal,
         })
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 /// The seams tests swap (STYLE.md §6).
 #[derive(Debug, Clone)]
 pub struct Seams {
-    pub store: Store,
+    /// The store implementation; the state seals what it writes there.
+    pub store: RawStore,
     pub clock: Arc<dyn Clock>,
     /// All HTTP the hub makes on its own: providers, services' `jwks_uri`, back-channel logout.
     pub outbound: Arc<dyn ProviderClient>,
@@ -112,7 +100,7 @@ impl Seams {
     /// The real seams for a configuration: Redis or the memory store, the system clock, real HTTP.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store: Store = match &config.redis_url {
+        let store: RawStore = match &config.redis_url {
             Some(url) => Arc::new(
                 RedisStore::new(url, &config.redis_prefix).map_err(|e| anyhow::anyhow!("field redis_url: {e}"))?,
             ),
@@ -143,6 +131,8 @@ pub struct Inner {
     pub audit: audit::Sink,
     pub upstreams: Upstreams,
     pub client_keys: JwksCache,
+    /// Rate limits per client address and per service.
+    pub limiter: crate::http::rate::Limiter,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
@@ -179,14 +169,23 @@ impl AppState {
         keys: HubKeys,
         seams: Seams,
     ) -> Self {
+        let seal = keys.seal.clone();
         Self(Arc::new(Inner {
-            upstreams: Upstreams::new(seams.outbound.clone(), seams.clock.clone()),
+            limiter: crate::http::rate::Limiter::new(config.rate_per_ip, config.rate_per_client, config.rate_limits),
+            upstreams: Upstreams::new(
+                seams.outbound.clone(),
+                seams.clock.clone(),
+                crate::idp::providers::BreakerPolicy {
+                    threshold: config.provider_breaker_failures,
+                    cooldown_secs: config.provider_breaker_cooldown_secs as i64,
+                },
+            ),
             client_keys: JwksCache::new(seams.outbound.clone(), seams.clock.clone()),
             config,
             clients: ArcSwap::from_pointee(clients),
             providers: ArcSwap::from_pointee(providers),
             keys,
-            store: seams.store,
+            store: Store::new(seams.store, seal),
             clock: seams.clock,
             outbound: seams.outbound,
             audit: seams.audit,

@@ -15,6 +15,21 @@ pub fn code_issued(vot: &'static str, identity: Option<&'static str>, return_cod
     .increment(1);
 }
 
+/// Counts a connection closed at once because the server was at its connection cap (`total`, `per_ip`).
+pub fn connection_refused(cap: &'static str) {
+    metrics::counter!("hub_connections_refused_total", "cap" => cap).increment(1);
+}
+
+/// Counts a request refused by a rate limit (`ip` or `client`).
+pub fn rate_limited(by: &'static str) {
+    metrics::counter!("hub_rate_limited_total", "by" => by).increment(1);
+}
+
+/// Counts a provider's circuit breaker opening.
+pub fn breaker_opened(provider: &str) {
+    metrics::counter!("hub_provider_breaker_opened_total", "provider" => provider.to_string()).increment(1);
+}
+
 /// Counts registry reloads by outcome (`applied` or `refused`).
 pub fn registry_reload(outcome: &'static str) {
     metrics::counter!("hub_registry_reloads_total", "outcome" => outcome).increment(1);

@@ -63,6 +63,19 @@ pub struct Checked {
 /// safe to return to the client as `error_description`.
 pub fn check(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Checked, &'static str> {
     let text = |n: &str| claims.get(n).and_then(Value::as_str);
+    // One purpose per JWT: a request object, an ID token or a logout token cannot stand in for one.
+    const OTHER_PURPOSES: &[&str] = &[
+        "response_type",
+        "redirect_uri",
+        "scope",
+        "nonce",
+        "events",
+        "at_hash",
+        "vot",
+    ];
+    if OTHER_PURPOSES.iter().any(|c| claims.contains_key(*c)) {
+        return Err("a client assertion must not carry request, ID token or logout token claims");
+    }
     if text("iss") != Some(expected.client_id) {
         return Err("client assertion iss must be the client_id");
     }
@@ -153,6 +166,9 @@ mod tests {
             ("nbf", json!(NOW + 100), Err("not yet valid")),
             ("jti", json!(""), Err("jti")),
             ("jti", Value::Null, Err("jti")),
+            ("response_type", json!("code"), Err("must not carry")),
+            ("nonce", json!("n"), Err("must not carry")),
+            ("events", json!({}), Err("must not carry")),
         ];
         for (field, value, want) in cases {
             let mut c = good();

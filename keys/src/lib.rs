@@ -223,8 +223,10 @@ impl SigningKey {
     }
 }
 
+/// Writes a new file readable by its owner only (mode 0600), refusing to overwrite one, and syncs it:
+/// for private keys and secrets.
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -236,8 +238,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Writes a new file for a private key or secret.
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
@@ -267,17 +270,30 @@ pub fn thumbprint(jwk: &Jwk) -> Result<String, KeyError> {
 }
 
 /// The JOSE header fields a verifier looks at before choosing a key.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct Header {
     pub alg: String,
     #[serde(default)]
     pub kid: Option<String>,
     #[serde(default)]
     pub typ: Option<String>,
+    /// RFC 7515 §4.1.11: extensions the verifier must understand. None is supported, so any is refused.
+    #[serde(default)]
+    pub crit: Option<Value>,
+    /// RFC 7797 unencoded payloads: refused.
+    #[serde(default)]
+    pub b64: Option<Value>,
 }
+
+/// The longest compact JWS any party of the federation accepts, bytes (a request object with claims
+/// is a few kilobytes; nothing legitimate comes near this).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Decodes a compact JWS header without verifying anything.
 pub fn decode_header(token: &str) -> Result<Header, KeyError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(KeyError::Malformed(format!("longer than {MAX_TOKEN_BYTES} bytes")));
+    }
     let mut parts = token.split('.');
     let (Some(head), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(KeyError::Malformed("not a compact JWS of three parts".into()));
@@ -453,6 +469,13 @@ impl VerifyingKeys {
         let header = decode_header(token)?;
         if !ACCEPTED_ALGS.contains(&header.alg.as_str()) {
             return Err(KeyError::AlgorithmNotAccepted(header.alg));
+        }
+        // Keys come only from the set: `jku`, `x5u`, `jwk` and `x5c` in a header are never followed or
+        // trusted. Extensions (`crit`) and unencoded payloads (`b64`) are not supported.
+        if header.crit.is_some() || header.b64.is_some() {
+            return Err(KeyError::Malformed(
+                "crit and b64 header parameters are not supported".into(),
+            ));
         }
         let candidates: Vec<&VerifyingKey> = match &header.kid {
             Some(kid) => self

@@ -121,6 +121,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Run the hub at `RUST_LOG=debug` and keep what it logs (see [`Federation::hub_log`]).
     pub capture_hub_log: bool,
+    /// Extra lines for the hub's configuration file (`field = value`).
+    pub hub_config: String,
 }
 
 impl Default for Options {
@@ -131,6 +133,7 @@ impl Default for Options {
             extra_providers: String::new(),
             redis_url: None,
             capture_hub_log: false,
+            hub_config: String::new(),
         }
     }
 }
@@ -273,6 +276,13 @@ public_key = """
                 options.redis_url.clone().unwrap_or_else(redis_url)
             ));
         }
+        // Every test drives the hub from one address, faster than people do: a high per-address limit,
+        // unless the test sets its own.
+        if !options.hub_config.contains("rate_per_ip") {
+            hub_toml.push_str("rate_per_ip = { per_second = 1000, burst = 2000 }\n");
+        }
+        hub_toml.push_str(&options.hub_config);
+        hub_toml.push('\n');
         std::fs::write(p("hub.toml"), hub_toml)?;
 
         let mut fed = Federation {
@@ -455,6 +465,23 @@ impl Seen {
             .select(&sel)
             .next()
             .map(|e| e.text().collect::<String>().trim().to_string())
+    }
+
+    /// The absolute URL of the link with this id (`#id`'s `href`).
+    pub fn href(&self, id: &str) -> Result<String> {
+        let html = self.html();
+        let sel = scraper::Selector::parse(&format!("#{id}")).map_err(|e| anyhow!("{e:?}"))?;
+        let href = html
+            .select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("href"))
+            .ok_or_else(|| anyhow!("no link #{id} on {}:\n{}", self.url, self.body))?;
+        Ok(url::Url::parse(&self.url)?.join(href)?.to_string())
+    }
+
+    /// Whether this is the hub's provider choice page (for any journey).
+    pub fn is_choice(&self, hub: &str) -> bool {
+        self.status == 200 && self.url.starts_with(&format!("{hub}/choose-provider?journey="))
     }
 
     /// The query parameters of the redirect location.

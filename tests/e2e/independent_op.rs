@@ -178,7 +178,7 @@ async fn journey(fed: &Federation, op: &IndependentOp, url: &str) -> Result<Jour
     let mut agent = Agent::new()?;
     let choose = agent.visit(url, Some(TEST_REDIRECT)).await?;
     ensure!(
-        choose.status == 200 && choose.url.ends_with("/choose-provider"),
+        choose.is_choice(&fed.hub),
         "expected the choice page, got {} {}\n{}",
         choose.status,
         choose.url,

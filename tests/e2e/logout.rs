@@ -21,7 +21,9 @@ async fn hub_logout_ends_the_services_session_by_back_channel() -> Result<()> {
 
     // The person logs out at the hub (as another service's logout would send them): the hub's page, and
     // a logout token to rp-example, which ends its own session for that sub.
-    let signed_out = agent.visit(&format!("{}/logout", fed.hub), None).await?;
+    let confirm = agent.visit(&format!("{}/logout", fed.hub), None).await?;
+    assert!(confirm.body.contains("Do you want to sign out?"), "{}", confirm.body);
+    let signed_out = agent.submit(&confirm, "sign-out", &[], None).await?;
     assert_eq!(signed_out.status, 200);
     assert!(signed_out.body.contains("You have signed out"));
     let mut ended = false;

@@ -11,7 +11,7 @@ use std::time::Duration;
 async fn lands_on_choice(fed: &Federation, client_id: &str) -> Result<bool> {
     let url = authorize_url(fed, &Pkce::new(), &[("client_id", Some(client_id))]);
     let seen = Agent::new()?.visit(&url, Some(TEST_REDIRECT)).await?;
-    Ok(seen.status == 200 && seen.url == format!("{}/choose-provider", fed.hub))
+    Ok(seen.is_choice(&fed.hub))
 }
 
 /// The value of `hub_registry_reloads_total{outcome=…}` in `/metrics` (0 before any).

@@ -20,6 +20,12 @@ choose-another = Dewis ffordd arall o fewngofnodi
 
 ## The service or the hub cannot go on
 unavailable-heading = Mae'n ddrwg gennym, mae problem gyda'r gwasanaeth
+too-many-heading = Rydych wedi ceisio gormod o weithiau
+too-many-body = Arhoswch funud, yna ewch yn ôl i'r gwasanaeth yr oeddech yn ei ddefnyddio a rhowch gynnig arall arni.
+not-yours-body = Mae'r dudalen hon yn perthyn i fewngofnodi a ddechreuwyd yn rhywle arall, neu ni anfonwyd y ffurflen o'n tudalen ni.
+logout-confirm-heading = Ydych chi am allgofnodi?
+logout-confirm-body = Byddwch yn cael eich allgofnodi o fewngofnodi GOV.UK. Efallai y bydd gwasanaethau a ddefnyddiwyd gennych yn eich cadw wedi mewngofnodi nes i chi allgofnodi ohonynt hefyd.
+logout-confirm-button = Allgofnodi
 unavailable-body = Rhowch gynnig arall arni yn nes ymlaen. Nid oes dim a roesoch wedi'i golli: ewch yn ôl i'r gwasanaeth yr oeddech yn ei ddefnyddio a dechrau eto.
 too-long-heading = Mae'r ddolen a ddilynoch yn rhy hir
 go-back-try-again = Ewch yn ôl i'r gwasanaeth yr oeddech yn ei ddefnyddio a rhowch gynnig arall arni.

@@ -5,7 +5,7 @@
 
 use crate::{
     i18n::Lang,
-    ids::{JourneyId, ProviderId, SessionId},
+    ids::{BrowserId, ProviderId, SessionId},
 };
 use axum::{
     extract::FromRequestParts,
@@ -13,8 +13,9 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-/// The journey a browser is on.
-pub const JOURNEY: &str = "__Host-hub-journey";
+/// The browser: journeys are bound to its hash, so a journey's pages and answers act only in the browser
+/// it started in. Not a store key; it names no journey (one browser may have several at once).
+pub const BROWSER: &str = "__Host-hub-browser";
 /// The hub's single sign-on session.
 pub const SESSION: &str = "__Host-hub-session";
 /// The person's language: `en` or `cy` and nothing else.
@@ -28,7 +29,7 @@ const A_YEAR: i64 = 365 * 24 * 3600;
 /// The hub's cookies as a request carried them.
 #[derive(Debug, Clone, Default)]
 pub struct HubCookies {
-    pub journey: Option<JourneyId>,
+    pub browser: Option<BrowserId>,
     pub session: Option<SessionId>,
     pub lang: Option<Lang>,
     pub last_provider: Option<ProviderId>,
@@ -52,14 +53,25 @@ fn id_shaped(value: &str) -> bool {
 }
 
 impl HubCookies {
+    /// The browser's id: the one it sent, or a new one (with the cookie that gives it to the browser).
+    pub fn browser_or_new(&self) -> (BrowserId, Option<CookieChange>) {
+        match &self.browser {
+            Some(id) => (id.clone(), None),
+            None => {
+                let id = BrowserId::generate();
+                (id.clone(), Some(CookieChange::Browser(id)))
+            }
+        }
+    }
+
     /// Reads the hub's cookies from request headers.
     pub fn read(headers: &HeaderMap) -> Self {
         let jar = CookieJar::from_headers(headers);
         let value = |name: &str| jar.get(name).map(|c| c.value().to_string());
         Self {
-            journey: value(JOURNEY)
+            browser: value(BROWSER)
                 .filter(|v| token_shaped(v))
-                .map(|v| JourneyId::from_wire(&v)),
+                .map(|v| BrowserId::from_wire(&v)),
             session: value(SESSION)
                 .filter(|v| token_shaped(v))
                 .map(|v| SessionId::from_wire(&v)),
@@ -80,10 +92,8 @@ impl<S: Send + Sync> FromRequestParts<S> for HubCookies {
 /// A change to one of the hub's cookies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CookieChange {
-    /// The browser is now on this journey.
-    Journey(JourneyId),
-    /// The journey ended.
-    EndJourney,
+    /// The browser's id, set once (for the browser session).
+    Browser(BrowserId),
     /// A new hub session.
     Session(SessionId),
     /// The hub session ended.
@@ -113,8 +123,7 @@ impl CookieChange {
     /// The `Set-Cookie` value for this change.
     pub fn to_cookie(&self) -> Cookie<'static> {
         match self {
-            CookieChange::Journey(id) => cookie(JOURNEY, id.as_str().to_string()),
-            CookieChange::EndJourney => removal(JOURNEY),
+            CookieChange::Browser(id) => cookie(BROWSER, id.as_str().to_string()),
             CookieChange::Session(id) => cookie(SESSION, id.as_str().to_string()),
             CookieChange::EndSession => removal(SESSION),
             CookieChange::Lang(lang) => {
@@ -147,12 +156,12 @@ mod tests {
 
     #[test]
     fn cookies_are_host_secure_httponly_lax_and_read_back() {
-        let id = JourneyId::generate();
+        let id = BrowserId::generate();
         let mut headers = HeaderMap::new();
         apply(
             &mut headers,
             &[
-                CookieChange::Journey(id.clone()),
+                CookieChange::Browser(id.clone()),
                 CookieChange::EndSession,
                 CookieChange::Lang(Lang::Cy),
             ],
@@ -173,10 +182,10 @@ mod tests {
         let mut request = HeaderMap::new();
         request.insert(
             header::COOKIE,
-            HeaderValue::from_str(&format!("{JOURNEY}={}; {LANG}=cy; {SESSION}=short", id.as_str())).unwrap(),
+            HeaderValue::from_str(&format!("{BROWSER}={}; {LANG}=cy; {SESSION}=short", id.as_str())).unwrap(),
         );
         let read = HubCookies::read(&request);
-        assert_eq!(read.journey, Some(id));
+        assert_eq!(read.browser, Some(id));
         assert_eq!(read.lang, Some(Lang::Cy));
         assert_eq!(read.session, None, "a value of the wrong shape is ignored");
     }

@@ -2,6 +2,7 @@
 //! written through one typed module, and the shape of its redirects.
 
 pub mod cookies;
+pub mod rate;
 
 use axum::{
     http::{header, HeaderValue, StatusCode},

@@ -4,8 +4,9 @@
 
 use crate::{
     i18n::Lang,
+    identity::{ADDRESS, CORE_IDENTITY, DRIVING_PERMIT, PASSPORT},
     ids::pkce_challenge,
-    journey::{Answer, UpstreamAttempt},
+    journey::{Answer, AuthRequest, UpstreamAttempt},
     oauth::Prompt,
     registry::Provider,
     vtr::Vector,
@@ -24,6 +25,8 @@ pub enum UpstreamError {
     BadMetadata(String),
     #[error("provider token endpoint refused the code: {0}")]
     TokenRefused(String),
+    #[error("provider token endpoint answered something unusable: {0}")]
+    TokenGarbage(String),
     #[error("provider ID token is invalid: {0}")]
     BadIdToken(String),
     #[error("provider userinfo is invalid: {0}")]
@@ -32,6 +35,12 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// The journey's view of this failure: down, or answered wrongly.
+    /// Whether the provider itself is at fault (down, slow, answering garbage or broken tokens), as
+    /// counts towards its circuit breaker. A refused code is not: anyone can send the hub a made-up one.
+    pub fn provider_at_fault(&self) -> bool {
+        !matches!(self, UpstreamError::TokenRefused(_))
+    }
+
     pub fn answer(&self) -> Answer {
         match self {
             UpstreamError::Unreachable(_) => Answer::Unavailable {
@@ -62,23 +71,89 @@ impl std::fmt::Debug for ProviderIdentity {
     }
 }
 
+/// Whether the journey wants identity claims proven at an identity level.
+fn wants_identity(request: &AuthRequest) -> bool {
+    request.vtr.iter().any(Vector::asks_identity)
+}
+
+/// The scopes the hub asks a provider for one journey: `openid`, and only what the service's request
+/// needs (`email`, `phone` as it asked; `profile` for a name and birth date, `address` for an address, at
+/// an identity level), of those the provider is registered for. Data minimisation (DESIGN.md privacy).
+pub fn scopes_for(provider: &Provider, request: &AuthRequest) -> Vec<String> {
+    let asked = |c: &str| request.claims.iter().any(|x| x == c);
+    let identity = wants_identity(request);
+    let wanted = |scope: &str| match scope {
+        "openid" => true,
+        "email" | "phone" => request.scopes.iter().any(|s| s == scope),
+        "profile" => identity && asked(CORE_IDENTITY),
+        "address" => identity && asked(ADDRESS),
+        _ => false,
+    };
+    let mut scopes: Vec<String> = provider.scopes.iter().filter(|s| wanted(s)).cloned().collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    scopes
+}
+
+/// The provider's claims the hub keeps for a journey: those it may release to the service, and the
+/// identity outcome a `returnCode` needs. Everything else is dropped on arrival.
+pub fn keep_claims(request: &AuthRequest, claims: Map<String, Value>) -> Map<String, Value> {
+    let scoped = |s: &str| request.scopes.iter().any(|x| x == s);
+    let asked = |c: &str| wants_identity(request) && request.claims.iter().any(|x| x == c);
+    claims
+        .into_iter()
+        .filter(|(name, _)| match name.as_str() {
+            "email" | "email_verified" => scoped("email"),
+            "phone_number" | "phone_number_verified" => scoped("phone"),
+            "given_name" | "family_name" | "birthdate" => asked(CORE_IDENTITY),
+            "address" => asked(ADDRESS),
+            "identity_outcome" => true,
+            other => (other == ADDRESS || other == PASSPORT || other == DRIVING_PERMIT) && asked(other),
+        })
+        .collect()
+}
+
+/// OIDC Core §3.1.2.1 `max_age`: the provider's `auth_time` must be recent enough when the service asked
+/// for a maximum authentication age (the hub passes it on).
+pub fn check_auth_time(auth_time: Option<i64>, max_age: Option<i64>, now: i64) -> Result<(), UpstreamError> {
+    let Some(max_age) = max_age else {
+        return Ok(());
+    };
+    let at = auth_time.ok_or_else(|| UpstreamError::BadIdToken("auth_time missing though max_age was sent".into()))?;
+    if now - at > max_age + SKEW {
+        return Err(UpstreamError::BadIdToken("auth_time is older than max_age".into()));
+    }
+    Ok(())
+}
+
+/// RFC 9207 §2.4: a provider that says it sends `iss` in authorization responses must send it, and it
+/// must be the provider's issuer (mix-up defence).
+pub fn check_response_iss(iss: Option<&str>, issuer: &str, advertised: bool) -> Result<(), &'static str> {
+    match iss {
+        Some(iss) if iss != issuer => Err("iss parameter is not the provider's issuer"),
+        None if advertised => Err("the provider advertises RFC 9207 but sent no iss"),
+        _ => Ok(()),
+    }
+}
+
 /// The hub's authorization request to a provider (OIDC Core §3.1.2.1): its own `state`, `nonce` and
-/// PKCE S256, the wanted levels as `acr_values`, the person's language, `prompt=login` when the service
-/// asked for it; nothing of the service.
+/// PKCE S256, the wanted levels as `acr_values`, only the scopes the journey needs, the person's
+/// language, `prompt=login` and `max_age` when the service asked for them; nothing of the service.
 pub fn authorization_url(
     endpoint: &str,
     provider: &Provider,
     attempt: &UpstreamAttempt,
-    wanted: &[Vector],
-    prompt: Option<Prompt>,
+    request: &AuthRequest,
     lang: Lang,
     redirect_uri: &str,
 ) -> String {
+    let wanted = &request.vtr;
     let mut params = vec![
         ("response_type", "code".to_string()),
         ("client_id", provider.client_id.clone()),
         ("redirect_uri", redirect_uri.to_string()),
-        ("scope", provider.scopes.join(" ")),
+        ("scope", scopes_for(provider, request).join(" ")),
         ("state", attempt.secrets.state.as_str().to_string()),
         ("nonce", attempt.secrets.nonce.clone()),
         ("code_challenge", pkce_challenge(&attempt.secrets.pkce_verifier)),
@@ -89,8 +164,11 @@ pub fn authorization_url(
         params.push(("acr_values", acr.join(" ")));
     }
     params.push(("ui_locales", lang.code().to_string()));
-    if prompt == Some(Prompt::Login) {
+    if request.prompt == Some(Prompt::Login) {
         params.push(("prompt", "login".to_string()));
+    }
+    if let Some(max_age) = request.max_age {
+        params.push(("max_age", max_age.to_string()));
     }
     let query = serde_urlencoded::to_string(&params).unwrap_or_default();
     let separator = if endpoint.contains('?') { '&' } else { '?' };
@@ -132,6 +210,9 @@ pub fn check_id_token(
 ) -> Result<ProviderIdentity, UpstreamError> {
     let bad = |why: &str| UpstreamError::BadIdToken(why.to_string());
     let str_claim = |name: &str| claims.get(name).and_then(Value::as_str);
+    if claims.contains_key("events") {
+        return Err(bad("a logout token is not an ID token"));
+    }
     let int_claim = |name: &str| claims.get(name).and_then(Value::as_i64);
     if str_claim("iss") != Some(expected.issuer) {
         return Err(bad("iss is not the provider's issuer"));

@@ -18,6 +18,34 @@ use tokio::sync::RwLock;
 
 /// How long a provider's discovery document is cached, seconds.
 pub const METADATA_MAX_AGE_SECS: i64 = 3600;
+/// How long a failed discovery fetch is remembered before the provider is asked again, seconds: a
+/// provider that is down is not hammered.
+pub const FAILURE_MEMORY_SECS: i64 = 5;
+
+/// The circuit breaker of one provider (issue "under faults"): after `threshold` failures in a row it
+/// opens for `cooldown` seconds, during which the choice page shows the provider as unavailable; then
+/// one attempt is let through, and a success closes it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: i64,
+}
+
+/// The breaker's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerPolicy {
+    pub threshold: u32,
+    pub cooldown_secs: i64,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 3,
+            cooldown_secs: 30,
+        }
+    }
+}
 
 /// The parts of a provider's discovery document the hub uses (OIDC Discovery §3).
 #[derive(Debug, Clone, Deserialize)]
@@ -52,21 +80,65 @@ pub struct Upstreams {
     clock: Arc<dyn Clock>,
     jwks: JwksCache,
     metadata: Arc<RwLock<HashMap<String, CachedMetadata>>>,
+    /// The last failed discovery per provider: (when, why).
+    failed: Arc<std::sync::Mutex<HashMap<String, (i64, UpstreamError)>>>,
+    breakers: Arc<std::sync::Mutex<HashMap<String, Breaker>>>,
+    policy: BreakerPolicy,
 }
 
 impl Upstreams {
-    /// Caches fetching through `http`, aging on `clock`.
-    pub fn new(http: Arc<dyn ProviderClient>, clock: Arc<dyn Clock>) -> Self {
+    /// Caches fetching through `http`, aging on `clock`, breaking circuits by `policy`.
+    pub fn new(http: Arc<dyn ProviderClient>, clock: Arc<dyn Clock>, policy: BreakerPolicy) -> Self {
         Self {
             jwks: JwksCache::new(http.clone(), clock.clone()),
             http,
             clock,
             metadata: Arc::default(),
+            failed: Arc::default(),
+            breakers: Arc::default(),
+            policy,
+        }
+    }
+
+    /// Whether the provider's breaker is open now: recent repeated failures, so the choice page shows it
+    /// as unavailable.
+    pub fn open(&self, provider: &str) -> bool {
+        let now = self.clock.now();
+        self.breakers
+            .lock()
+            .ok()
+            .and_then(|b| b.get(provider).copied())
+            .is_some_and(|b| b.open_until > now)
+    }
+
+    /// Records how a provider did: a working answer (the person's own refusal included) closes its
+    /// breaker; being down or answering wrongly counts towards opening it.
+    pub fn record(&self, provider: &str, worked: bool) {
+        let now = self.clock.now();
+        let Ok(mut breakers) = self.breakers.lock() else {
+            return;
+        };
+        let b = breakers.entry(provider.to_string()).or_default();
+        if worked {
+            *b = Breaker::default();
+            return;
+        }
+        b.failures += 1;
+        if b.failures >= self.policy.threshold {
+            if b.open_until <= now {
+                tracing::warn!(
+                    provider,
+                    failures = b.failures,
+                    "provider failing; shown as unavailable"
+                );
+                crate::telemetry::breaker_opened(provider);
+            }
+            b.open_until = now + self.policy.cooldown_secs;
         }
     }
 
     /// The provider's discovery document, fetched once an hour; its `issuer` must equal the registered one
-    /// (OIDC Discovery §4.3).
+    /// (OIDC Discovery §4.3). A failure is remembered for [`FAILURE_MEMORY_SECS`].
     pub async fn metadata(&self, provider: &Provider) -> Result<Arc<ProviderMetadata>, UpstreamError> {
         let now = self.clock.now();
         if let Some((meta, at)) = self.metadata.read().await.get(provider.id.as_str()).cloned() {
@@ -75,6 +147,33 @@ impl Upstreams {
                 return Ok(meta);
             }
         }
+        if let Some((at, e)) = self
+            .failed
+            .lock()
+            .ok()
+            .and_then(|f| f.get(provider.id.as_str()).cloned())
+        {
+            if now - at < FAILURE_MEMORY_SECS {
+                return Err(e);
+            }
+        }
+        let meta = match self.fetch_metadata(provider).await {
+            Ok(meta) => Arc::new(meta),
+            Err(e) => {
+                if let Ok(mut f) = self.failed.lock() {
+                    f.insert(provider.id.to_string(), (now, e.clone()));
+                }
+                return Err(e);
+            }
+        };
+        self.metadata
+            .write()
+            .await
+            .insert(provider.id.to_string(), (meta.clone(), now));
+        Ok(meta)
+    }
+
+    async fn fetch_metadata(&self, provider: &Provider) -> Result<ProviderMetadata, UpstreamError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             provider.issuer.trim_end_matches('/')
@@ -97,11 +196,6 @@ impl Upstreams {
                 "issuer differs from the registered issuer".into(),
             ));
         }
-        let meta = Arc::new(meta);
-        self.metadata
-            .write()
-            .await
-            .insert(provider.id.to_string(), (meta.clone(), now));
         Ok(meta)
     }
 
@@ -155,6 +249,12 @@ impl Upstreams {
             .post_form(&meta.token_endpoint, &form, basic)
             .await
             .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        if reply.status >= 500 {
+            return Err(UpstreamError::Unreachable(format!(
+                "token endpoint answered {}",
+                reply.status
+            )));
+        }
         if !reply.ok() {
             let code = serde_json::from_slice::<Value>(&reply.body)
                 .ok()
@@ -166,13 +266,13 @@ impl Upstreams {
             )));
         }
         let tokens: TokenResponse = serde_json::from_slice(&reply.body)
-            .map_err(|e| UpstreamError::TokenRefused(format!("unreadable token response: {e}")))?;
+            .map_err(|e| UpstreamError::TokenGarbage(format!("unreadable token response: {e}")))?;
         if tokens
             .token_type
             .as_deref()
             .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
         {
-            return Err(UpstreamError::TokenRefused("token_type is not Bearer".into()));
+            return Err(UpstreamError::TokenGarbage("token_type is not Bearer".into()));
         }
         Ok(tokens)
     }
@@ -185,11 +285,18 @@ impl Upstreams {
         token: &str,
         expected: &Expected<'_>,
     ) -> Result<ProviderIdentity, UpstreamError> {
-        let (_, claims) = self
+        let (header, claims) = self
             .jwks
             .verify(&meta.jwks_uri, token)
             .await
             .map_err(|e| UpstreamError::BadIdToken(e.to_string()))?;
+        if header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT") && !t.eq_ignore_ascii_case("id_token+jwt"))
+        {
+            return Err(UpstreamError::BadIdToken("typ is not an ID token's".into()));
+        }
         check_id_token(&claims, provider, expected, self.clock.now())
     }
 

@@ -4,8 +4,8 @@
 //! [`Event`] at the journey's [`Stage`].
 
 use super::{
-    Answer, Assertion, AuthRequest, Decided, Decision, Event, HubSession, IdentityOutcome, Journey, JourneyError,
-    LiveSession, NewSession, Notice, Person, Stage, UpstreamAttempt,
+    Answer, Assertion, AuthRequest, Binding, Decided, Decision, Event, HubSession, IdentityOutcome, Journey,
+    JourneyError, LiveSession, NewSession, Notice, Person, Stage, UpstreamAttempt,
 };
 use crate::{
     audit::event::{Fact, ProviderOutcome},
@@ -88,13 +88,15 @@ fn returned(request: &AuthRequest, code: ErrorCode, description: &'static str) -
 }
 
 /// A new, validated request: single sign-on from a live session, `prompt=none` answered at once, or the
-/// provider choice. `sid` is the fresh id the journey's assertion will carry.
+/// provider choice. `sid` is the fresh id the journey's assertion will carry; `binding` ties it to the
+/// browser.
 pub fn start(
     request: AuthRequest,
     session: Option<&LiveSession>,
     reg: &Snapshot,
     now: i64,
     sid: Sid,
+    binding: Binding,
 ) -> Result<Decided, JourneyError> {
     if reg.client(request.client_id.as_str()).is_none() {
         return Err(JourneyError::ServiceGone);
@@ -107,6 +109,7 @@ pub fn start(
     };
     let journey = Journey {
         request,
+        binding,
         created_at: now,
         sid,
         failed: Vec::new(),
@@ -538,9 +541,17 @@ mod tests {
         }
     }
 
+    fn binding() -> Binding {
+        Binding {
+            browser: "browser-hash".into(),
+            csrf: "csrf".into(),
+        }
+    }
+
     fn journey(req: AuthRequest, stage: Stage) -> Journey {
         Journey {
             request: req,
+            binding: binding(),
             created_at: NOW,
             sid: Sid::generate(),
             failed: Vec::new(),
@@ -919,7 +930,7 @@ mod tests {
             ),
         ];
         for (name, request, session, want) in cases {
-            let decided = start(request, session.as_ref(), &reg, NOW, Sid::generate()).unwrap();
+            let decided = start(request, session.as_ref(), &reg, NOW, Sid::generate(), binding()).unwrap();
             assert_eq!(kind(&decided.decision), want, "{name}");
             assert!(
                 matches!(decided.facts.first(), Some(Fact::JourneyStarted { .. })),

@@ -11,6 +11,16 @@ mod decide;
 
 pub use decide::{awaiting, consent_items, decide, release, start, wants_return_code};
 
+impl Binding {
+    /// A fresh binding to the browser whose cookie hashes to `browser`.
+    pub fn new(browser: String) -> Self {
+        Self {
+            browser,
+            csrf: crate::ids::random_token(),
+        }
+    }
+}
+
 use crate::{
     audit::event::Fact,
     ids::{ClientId, ProviderId, SessionId, Sid, UpstreamState},
@@ -162,10 +172,28 @@ impl Stage {
     }
 }
 
+/// What ties a journey to the browser it started in: the hash of that browser's cookie, and the token
+/// every form and state-changing link of the journey carries (CSRF). Drawn fresh by the caller.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// SHA-256 of the `__Host-hub-browser` cookie the journey started with.
+    pub browser: String,
+    /// The journey's anti-forgery token.
+    pub csrf: String,
+}
+
+impl std::fmt::Debug for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Binding(…)")
+    }
+}
+
 /// One sign-in journey. It ends (leaves the store) when the service gets a code or an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journey {
     pub request: AuthRequest,
+    /// The browser it belongs to and its forms' token.
+    pub binding: Binding,
     pub created_at: i64,
     /// The opaque `sid` of this journey, given in the ID token.
     pub sid: Sid,

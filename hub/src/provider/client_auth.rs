@@ -52,9 +52,38 @@ fn invalid_client(basic: bool, why: &str) -> HubError {
     }
 }
 
+/// What a client signs, each JWT for one purpose: a client assertion or a request object. A token's
+/// `typ`, when present, must be one its purpose allows (RFC 8725 §3.11): an ID token, a logout token or a
+/// request object cannot stand in for a client assertion, nor the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// RFC 7523 client authentication.
+    ClientAssertion,
+    /// RFC 9101 request object.
+    RequestObject,
+}
+
+impl Purpose {
+    fn allows(self, typ: Option<&str>) -> bool {
+        let typ = typ.map(str::to_ascii_lowercase);
+        matches!(
+            (self, typ.as_deref()),
+            (_, None | Some("jwt"))
+                | (Purpose::ClientAssertion, Some("client-authentication+jwt"))
+                | (Purpose::RequestObject, Some("oauth-authz-req+jwt"))
+        )
+    }
+}
+
 /// Verifies a JWT signed by a client (a client assertion or a request object) with the client's registered
-/// keys: its `jwks_uri` (cached, refetched on an unknown `kid`) or its PEM `public_key`, `alg` pinned per key.
-pub async fn verify_client_jwt(state: &AppState, client: &Client, token: &str) -> Result<Map<String, Value>, String> {
+/// keys: its `jwks_uri` (cached, refetched on an unknown `kid`) or its PEM `public_key`, `alg` pinned per key,
+/// `typ` fitting its purpose.
+pub async fn verify_client_jwt(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Map<String, Value>, String> {
     let verified = match (&client.jwks_uri, &client.public_key) {
         (Some(uri), _) => state.client_keys.verify(uri, token).await.map_err(|e| e.to_string()),
         (None, Some(pem)) => keys::VerifyingKey::from_pem(pem.as_bytes(), None)
@@ -62,7 +91,35 @@ pub async fn verify_client_jwt(state: &AppState, client: &Client, token: &str) -
             .map_err(|e| e.to_string()),
         (None, None) => Err("no key registered".to_string()),
     };
-    verified.map(|(_, claims)| claims)
+    let (header, claims) = verified?;
+    if !purpose.allows(header.typ.as_deref()) {
+        return Err(format!("typ {:?} is not a {purpose:?}", header.typ.unwrap_or_default()));
+    }
+    Ok(claims)
+}
+
+/// Work done for a client that is not registered, as much as for one that is, so the answer's timing does
+/// not tell who is registered.
+fn as_if_registered(presented: &Presented) {
+    static DUMMY_HASH: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| keys::hash_secret("not-a-client-secret-of-anyone").unwrap_or_default());
+    static DUMMY_KEY: std::sync::LazyLock<Option<keys::VerifyingKeys>> = std::sync::LazyLock::new(|| {
+        let key = keys::SigningKey::generate().ok()?;
+        keys::VerifyingKeys::from_jwks(&keys::jwks([&key])).ok()
+    });
+    match presented {
+        Presented::SecretPost { secret, .. } | Presented::SecretBasic { secret, .. } => {
+            if let Ok(parsed) = PasswordHash::new(&DUMMY_HASH) {
+                let _ = Argon2::default().verify_password(secret.as_bytes(), &parsed);
+            }
+        }
+        Presented::Assertion { assertion, .. } => {
+            if let Some(keys) = DUMMY_KEY.as_ref() {
+                let _ = keys.verify(assertion);
+            }
+        }
+        Presented::None { .. } => {}
+    }
 }
 
 /// Authenticates the client of a token request, returning its registration (a copy: the registry may be
@@ -81,10 +138,10 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
         Presented::None { client_id } => client_id.clone(),
     };
     let reg = state.snapshot();
-    let client = named
-        .as_deref()
-        .and_then(|id| reg.client(id))
-        .ok_or_else(|| invalid_client(basic, "unknown client"))?;
+    let Some(client) = named.as_deref().and_then(|id| reg.client(id)) else {
+        as_if_registered(presented);
+        return Err(invalid_client(basic, "client authentication failed"));
+    };
     if !client.active {
         return Err(HubError::oauth(ErrorCode::UnauthorizedClient, "client is not active"));
     }
@@ -100,10 +157,12 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
             if assertion_type.as_deref() != Some(JWT_BEARER) {
                 return Err(invalid_client(false, "client_assertion_type must be jwt-bearer"));
             }
-            let claims = verify_client_jwt(state, client, assertion).await.map_err(|e| {
-                tracing::info!(client_id = %client.client_id, error = %e, "client assertion refused");
-                invalid_client(false, "client assertion signature is invalid")
-            })?;
+            let claims = verify_client_jwt(state, client, assertion, Purpose::ClientAssertion)
+                .await
+                .map_err(|e| {
+                    tracing::info!(client_id = %client.client_id, error = %e, "client assertion refused");
+                    invalid_client(false, "client authentication failed")
+                })?;
             let now = state.now();
             let token_endpoint = state.config.url("/token");
             let issuer_slash = format!("{}/", state.config.issuer);

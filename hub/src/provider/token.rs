@@ -11,7 +11,7 @@ use crate::{
     ids::{at_hash, hash, pkce_matches, AccessToken, AuthCode},
     oauth::ErrorCode,
     state::AppState,
-    store::{key, StoreExt as _},
+    store::key,
     tokens::{AccessGrant, CodeGrant, IdTokenClaims, TokenResponse},
 };
 use axum::{
@@ -116,6 +116,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         }
     }
     let client = &authenticate(&state, &presented).await?;
+    state
+        .limiter
+        .client(client.client_id.as_str())
+        .map_err(HubError::RateLimited)?;
     match form.get("grant_type").map(String::as_str) {
         None => return Err(invalid(ErrorCode::InvalidRequest, "grant_type is required").into()),
         Some("authorization_code") => {}

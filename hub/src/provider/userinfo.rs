@@ -7,7 +7,7 @@ use crate::{
     http::no_store,
     ids::AccessToken,
     state::AppState,
-    store::{key, StoreExt as _},
+    store::key,
     tokens::AccessGrant,
 };
 use axum::{

@@ -4,11 +4,13 @@
 //! Every key carries a TTL. Single-use values (codes, `jti` replay entries, upstream states) are taken
 //! with one atomic operation (`GETDEL`, `SET NX PX`); a journey changes only from the version it was read
 //! at ([`SessionStore::swap`]); a session's lifetime is extended without rewriting it
-//! ([`SessionStore::touch`]), so nothing ended can come back. Keys are made in one place, [`key`].
+//! ([`SessionStore::touch`]), so nothing ended can come back. Keys are made in one place, [`key`];
+//! values about a person are sealed ([`seal`]) before they reach the store.
 
 pub mod key;
 mod memory;
 mod redis;
+pub mod seal;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
@@ -52,73 +54,118 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// A shared store handle.
-pub type Store = Arc<dyn SessionStore>;
+/// A shared handle on a store implementation.
+pub type RawStore = Arc<dyn SessionStore>;
 
-/// A value as read, with the bytes it was read from, so it can be replaced only from that version.
+/// A value as read, with the (sealed) bytes it was read from, so it can be replaced or removed only from
+/// that version.
 #[derive(Debug, Clone)]
 pub struct Versioned<T> {
     pub value: T,
     pub bytes: Vec<u8>,
 }
 
-/// Encodes a stored value.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// The hub's store: typed values sealed with the hub's key ([`seal`]), and raw values (markers that
+/// name nothing about a person: upstream states, `jti`s, used codes) passed through.
+#[derive(Debug, Clone)]
+pub struct Store {
+    raw: RawStore,
+    sealer: Arc<seal::Sealer>,
 }
 
-/// Decodes a stored value.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// Typed JSON helpers over any [`SessionStore`].
-#[async_trait::async_trait]
-pub trait StoreExt {
-    /// [`SessionStore::put`] of a JSON value.
-    async fn put_json<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError>;
-    /// [`SessionStore::get`] of a JSON value.
-    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>;
-    /// [`SessionStore::get`] of a JSON value, with its bytes for a later [`StoreExt::swap_json`].
-    async fn get_versioned<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>, StoreError>;
-    /// [`SessionStore::swap`] of a JSON value read by [`StoreExt::get_versioned`].
-    async fn swap_json<T: Serialize + Sync, U: Sync>(
-        &self,
-        key: &str,
-        from: &Versioned<U>,
-        value: &T,
-    ) -> Result<bool, StoreError>;
-    /// [`SessionStore::take`] of a JSON value.
-    async fn take_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError>;
-}
-
-#[async_trait::async_trait]
-impl<S: SessionStore + ?Sized> StoreExt for S {
-    async fn put_json<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError> {
-        self.put(key, encode(value)?, ttl).await
+impl Store {
+    /// A store over an implementation, sealing with `sealer`.
+    pub fn new(raw: RawStore, sealer: seal::Sealer) -> Self {
+        Self {
+            raw,
+            sealer: Arc::new(sealer),
+        }
     }
-    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        self.get(key).await?.map(|b| decode(&b)).transpose()
+
+    fn seal<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+        let plain = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.sealer
+            .seal(key, &plain)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
-    async fn get_versioned<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>, StoreError> {
-        match self.get(key).await? {
+
+    fn open<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+        let plain = self
+            .sealer
+            .open(key, bytes)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Sets `key` to a sealed value, expiring after `ttl`.
+    pub async fn put_json<T: Serialize + Sync>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError> {
+        self.raw.put(key, self.seal(key, value)?, ttl).await
+    }
+
+    /// Reads a sealed value.
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.raw.get(key).await?.map(|b| self.open(key, &b)).transpose()
+    }
+
+    /// Reads a sealed value with its version, for [`Store::swap_json`] and [`Store::remove_version`].
+    pub async fn get_versioned<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        match self.raw.get(key).await? {
             Some(bytes) => Ok(Some(Versioned {
-                value: decode(&bytes)?,
+                value: self.open(key, &bytes)?,
                 bytes,
             })),
             None => Ok(None),
         }
     }
-    async fn swap_json<T: Serialize + Sync, U: Sync>(
+
+    /// Replaces a value read at `from` (keeping its TTL); false when it changed meanwhile or is gone.
+    pub async fn swap_json<T: Serialize + Sync, U: Sync>(
         &self,
         key: &str,
         from: &Versioned<U>,
         value: &T,
     ) -> Result<bool, StoreError> {
-        self.swap(key, &from.bytes, encode(value)?).await
+        self.raw.swap(key, &from.bytes, self.seal(key, value)?).await
     }
-    async fn take_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        self.take(key).await?.map(|b| decode(&b)).transpose()
+
+    /// Removes a value read at `from`; false when it changed meanwhile or is gone (another request won).
+    pub async fn remove_version<U: Sync>(&self, key: &str, from: &Versioned<U>) -> Result<bool, StoreError> {
+        self.raw.remove_if(key, &from.bytes).await
+    }
+
+    /// Reads and deletes a sealed value in one step.
+    pub async fn take_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.raw.take(key).await?.map(|b| self.open(key, &b)).transpose()
+    }
+
+    /// Sets a raw marker.
+    pub async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        self.raw.put(key, value, ttl).await
+    }
+
+    /// Sets a raw marker only if absent.
+    pub async fn put_if_absent(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        self.raw.put_if_absent(key, value, ttl).await
+    }
+
+    /// Reads and deletes a raw marker.
+    pub async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.raw.take(key).await
+    }
+
+    /// Deletes a key.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.raw.delete(key).await
+    }
+
+    /// Gives an existing key a new TTL; false when absent.
+    pub async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.raw.touch(key, ttl).await
+    }
+
+    /// Checks the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.raw.ping().await
     }
 }
 

@@ -9,9 +9,12 @@
 use crate::{
     carry_out::{self, Context},
     http::cookies::{CookieChange, HubCookies},
-    idp::{check::classify_error, CALLBACK_PATH},
+    idp::{
+        check::{check_auth_time, check_response_iss, classify_error, keep_claims},
+        CALLBACK_PATH,
+    },
     ids::SessionId,
-    journey::{self, Answer, Event, IdentityOutcome, Person},
+    journey::{self, Answer, AuthRequest, Event, IdentityOutcome, Person, UpstreamAttempt},
     registry::Provider,
     state::AppState,
     web::page::PageResult,
@@ -33,21 +36,34 @@ pub struct Params {
     pub identity_outcome: Option<String>,
 }
 
-/// What the provider's answer means, every check applied (network calls included).
-async fn answer_of(state: &AppState, provider: &Provider, params: &Params, verifier: &str, nonce: &str) -> Answer {
-    // RFC 9207: when present, `iss` must be the provider's issuer (mix-up defence).
-    if params.iss.as_deref().is_some_and(|iss| iss != provider.issuer) {
-        return Answer::Invalid {
-            reason: "iss parameter is not the provider's issuer".into(),
-        };
+/// What the provider's answer means, every check applied (network calls included), and what it says of
+/// the provider's health: `Some(false)` when the provider is at fault (down, slow, garbage, broken
+/// tokens), `Some(true)` when it worked, `None` when the answer came only from the query, which anyone
+/// can make up (so it must not open the provider's circuit breaker).
+async fn answer_of(
+    state: &AppState,
+    provider: &Provider,
+    params: &Params,
+    attempt: &UpstreamAttempt,
+    request: &AuthRequest,
+) -> (Answer, Option<bool>) {
+    let (verifier, nonce) = (&attempt.secrets.pkce_verifier, &attempt.secrets.nonce);
+    // RFC 9207: `iss` must be the provider's issuer, and present when it says it sends it (mix-up).
+    let advertised = match state.upstreams.metadata(provider).await {
+        Ok(meta) => meta.authorization_response_iss_parameter_supported,
+        Err(e) => return (e.answer(), Some(false)),
+    };
+    if let Err(why) = check_response_iss(params.iss.as_deref(), &provider.issuer, advertised) {
+        return (Answer::Invalid { reason: why.into() }, None);
     }
     if let Some(error) = params.error.as_deref() {
-        return classify_error(error, params.identity_outcome.as_deref());
+        return (classify_error(error, params.identity_outcome.as_deref()), None);
     }
     let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Answer::Invalid {
+        let answer = Answer::Invalid {
             reason: "neither code nor error".into(),
         };
+        return (answer, None);
     };
     let identity = match state
         .upstreams
@@ -62,22 +78,26 @@ async fn answer_of(state: &AppState, provider: &Provider, params: &Params, verif
         .await
     {
         Ok(identity) => identity,
-        Err(e) => return e.answer(),
+        Err(e) => return (e.answer(), e.provider_at_fault().then_some(false)),
     };
+    if let Err(e) = check_auth_time(identity.auth_time, request.max_age, state.now()) {
+        return (e.answer(), Some(false));
+    }
     let identity_outcome = identity
         .claims
         .get("identity_outcome")
         .and_then(Value::as_str)
         .map(IdentityOutcome::parse);
-    Answer::Authenticated(Person {
+    let person = Person {
         provider: provider.id.clone(),
         provider_issuer: provider.issuer.clone(),
         provider_sub: identity.sub,
         vector: identity.vector,
         auth_time: identity.auth_time.unwrap_or_else(|| state.now()),
-        claims: identity.claims,
+        claims: keep_claims(request, identity.claims),
         identity_outcome,
-    })
+    };
+    (Answer::Authenticated(person), Some(true))
 }
 
 /// `GET /upstream/callback`.
@@ -98,14 +118,7 @@ pub async fn get(
     let provider = reg
         .provider(attempt.provider.as_str())
         .ok_or_else(Page::callback_mismatch)?;
-    let answer = answer_of(
-        &state,
-        provider,
-        &params,
-        &attempt.secrets.pkce_verifier,
-        &attempt.secrets.nonce,
-    )
-    .await;
+    let (answer, health) = answer_of(&state, provider, &params, &attempt, &current.journey().request).await;
     match &answer {
         Answer::Invalid { reason } | Answer::Unavailable { reason } => {
             tracing::warn!(provider = %provider.id, reason = %reason, "provider answer refused")
@@ -113,6 +126,9 @@ pub async fn get(
         _ => {}
     }
     let authenticated = matches!(answer, Answer::Authenticated(_));
+    if let Some(worked) = health {
+        state.upstreams.record(provider.id.as_str(), worked);
+    }
     let event = Event::Answered {
         answer,
         new_session: SessionId::generate(),

@@ -1,7 +1,7 @@
 //! `GET|POST /choose-provider`: the person picks an identity provider able to reach the wanted level
 //! (DESIGN.md journey step 3); unavailable ones are shown as such, the last one chosen is offered first.
 
-use super::{chrome::Chrome, page::render, page::Page, respond};
+use super::{cancel::Acting, chrome::Chrome, page::render, page::Page, respond};
 use crate::{
     carry_out::{self, Context, Current, Next},
     http::cookies::HubCookies,
@@ -14,7 +14,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     Form,
@@ -42,6 +42,9 @@ pub struct ChooseProvider {
     pub providers: Vec<ProviderOption>,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// The journey the forms act on, and its token.
+    pub journey: String,
+    pub csrf: String,
 }
 
 /// The choice page's options for a journey: providers able to reach a wanted vector, the remembered one
@@ -52,6 +55,7 @@ pub fn options(
     failed: &[ProviderId],
     last: Option<&ProviderId>,
     lang: Lang,
+    failing: impl Fn(&str) -> bool,
 ) -> Vec<ProviderOption> {
     let mut list: Vec<ProviderOption> = reg
         .providers
@@ -59,7 +63,7 @@ pub fn options(
         .map(|p| ProviderOption {
             id: p.id.to_string(),
             name: p.name(lang).to_string(),
-            unavailable: p.temporarily_unavailable,
+            unavailable: p.temporarily_unavailable || failing(p.id.as_str()),
             failed: failed.contains(&p.id),
             checked: false,
         })
@@ -72,7 +76,14 @@ pub fn options(
     list
 }
 
-fn page(reg: &Snapshot, cookies: &HubCookies, chrome: Chrome, current: &Current, error: Option<Text>) -> Response {
+fn page(
+    state: &AppState,
+    reg: &Snapshot,
+    cookies: &HubCookies,
+    chrome: Chrome,
+    current: &Current,
+    error: Option<Text>,
+) -> Response {
     let lang = chrome.lang;
     let journey = current.journey();
     let service_name = reg
@@ -85,6 +96,7 @@ fn page(reg: &Snapshot, cookies: &HubCookies, chrome: Chrome, current: &Current,
         &journey.failed,
         cookies.last_provider.as_ref(),
         lang,
+        |id| state.upstreams.open(id),
     );
     let hint = if journey.request.vtr.iter().any(|v| v.asks_identity()) {
         "choose-hint-identity"
@@ -114,6 +126,8 @@ fn page(reg: &Snapshot, cookies: &HubCookies, chrome: Chrome, current: &Current,
             providers,
             notice,
             error: error.map(|e| e.render(lang)),
+            journey: current.id.as_str().to_string(),
+            csrf: journey.binding.csrf.clone(),
             chrome,
         },
     )
@@ -128,8 +142,13 @@ fn choosing(current: &Current) -> bool {
 }
 
 /// `GET /choose-provider`.
-pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCookies) -> PageResult {
-    let current = carry_out::current(&state, &cookies).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    cookies: HubCookies,
+    Query(at): Query<Acting>,
+) -> PageResult {
+    let current = carry_out::current(&state, &cookies, at.journey.as_deref()).await?;
     if !choosing(&current) {
         return Err(Page::session_expired().into());
     }
@@ -140,12 +159,16 @@ pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCook
         .next()
         .is_none()
     {
+        let link = carry_out::JourneyLink {
+            id: current.id.clone(),
+            csrf: current.journey().binding.csrf.clone(),
+        };
         return Ok(Page::new(StatusCode::OK, "no-provider-heading")
             .para("no-provider-body")
-            .action("/cancel-link", "return-to-service")
+            .action(link.action("/cancel-link"), "return-to-service")
             .into_response());
     }
-    Ok(page(&reg, &cookies, chrome, &current, None))
+    Ok(page(&state, &reg, &cookies, chrome, &current, None))
 }
 
 /// The choice form.
@@ -153,6 +176,10 @@ pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCook
 pub struct Choice {
     #[serde(default)]
     pub provider: Option<String>,
+    #[serde(default)]
+    pub journey: Option<String>,
+    #[serde(default)]
+    pub csrf: Option<String>,
 }
 
 /// `POST /choose-provider`: sends the person to the chosen provider.
@@ -162,7 +189,7 @@ pub async fn post(
     cookies: HubCookies,
     Form(choice): Form<Choice>,
 ) -> PageResult {
-    let current = carry_out::current(&state, &cookies).await?;
+    let current = carry_out::acted_on(&state, &cookies, choice.journey.as_deref(), choice.csrf.as_deref()).await?;
     let reg = state.snapshot();
     let provider = ProviderId::from(choice.provider.unwrap_or_default());
     // Discovery only for a provider that may be chosen; the journey decides the rest.
@@ -170,10 +197,12 @@ pub async fn post(
         .providers
         .choosable(provider.as_str(), &current.journey().request.vtr)
     {
+        Some(p) if state.upstreams.open(p.id.as_str()) => Err("the provider is failing; shown as unavailable".into()),
         Some(p) => match state.upstreams.metadata(p).await {
             Ok(meta) => Ok(meta.authorization_endpoint.clone()),
             Err(e) => {
                 tracing::warn!(provider = %p.id, error = %e, "provider discovery failed");
+                state.upstreams.record(p.id.as_str(), false);
                 Err(e.to_string())
             }
         },
@@ -191,7 +220,14 @@ pub async fn post(
     };
     let outcome = carry_out::apply(&state, current.clone(), decided, cx).await?;
     if outcome.next == Next::ChoiceAgain {
-        return Ok(page(&reg, &cookies, chrome, &current, Some("choose-error".into())));
+        return Ok(page(
+            &state,
+            &reg,
+            &cookies,
+            chrome,
+            &current,
+            Some("choose-error".into()),
+        ));
     }
     Ok(respond(outcome, &reg))
 }

@@ -1,7 +1,7 @@
 //! `GET|POST /consent`: before any identity claim is released, the person sees which service asks for
 //! what and continues or declines (DESIGN.md privacy rules). Declining sends the service `access_denied`.
 
-use super::{chrome::Chrome, page::render, respond};
+use super::{cancel::Acting, chrome::Chrome, page::render, respond};
 use crate::{
     carry_out::{self, Context},
     http::cookies::HubCookies,
@@ -12,7 +12,11 @@ use crate::{
     web::page::PageResult,
 };
 use askama::Template;
-use axum::{extract::State, http::StatusCode, Form};
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    Form,
+};
 use serde::Deserialize;
 
 /// The consent page, its texts in the person's language.
@@ -24,12 +28,20 @@ pub struct Consent {
     pub confirmed: String,
     pub items: Vec<String>,
     pub decline_note: String,
+    /// The journey the form acts on, and its token.
+    pub journey: String,
+    pub csrf: String,
 }
 
 /// `GET /consent`.
-pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCookies) -> PageResult {
+pub async fn get(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    cookies: HubCookies,
+    Query(at): Query<Acting>,
+) -> PageResult {
     let lang = chrome.lang;
-    let current = carry_out::current(&state, &cookies).await?;
+    let current = carry_out::current(&state, &cookies, at.journey.as_deref()).await?;
     let reg = state.snapshot();
     let (person, claims) = journey::consent_items(current.journey(), &reg)?;
     let items = claims.iter().filter_map(|c| describe(c)).map(|id| lang.t(id)).collect();
@@ -46,6 +58,8 @@ pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCook
         confirmed: confirmed.arg("service", &service).render(lang),
         items,
         decline_note: Text::new("consent-decline-note").arg("service", &service).render(lang),
+        journey: current.id.as_str().to_string(),
+        csrf: current.journey().binding.csrf.clone(),
         chrome,
     };
     Ok(render(StatusCode::OK, &page))
@@ -56,6 +70,10 @@ pub async fn get(State(state): State<AppState>, chrome: Chrome, cookies: HubCook
 pub struct Decision {
     #[serde(default)]
     pub decision: Option<String>,
+    #[serde(default)]
+    pub journey: Option<String>,
+    #[serde(default)]
+    pub csrf: Option<String>,
 }
 
 /// `POST /consent`.
@@ -65,7 +83,7 @@ pub async fn post(
     cookies: HubCookies,
     Form(form): Form<Decision>,
 ) -> PageResult {
-    let current = carry_out::current(&state, &cookies).await?;
+    let current = carry_out::acted_on(&state, &cookies, form.journey.as_deref(), form.csrf.as_deref()).await?;
     let reg = state.snapshot();
     let accept = form.decision.as_deref() == Some("accept");
     let decided = journey::decide(current.journey().clone(), Event::Consent { accept }, &reg, state.now())?;

@@ -25,11 +25,18 @@ use page::Page;
 /// Renders what carrying out a decision said: a redirect (to the service, the provider, the choice or
 /// consent page) or a notice page, with the cookies that change.
 pub fn respond(outcome: Outcome, reg: &Snapshot) -> Response {
+    let page = |path: &str| match &outcome.journey {
+        Some(link) => http::found(&link.page(path)),
+        None => page::for_error(crate::error::HubError::NoJourney).into_response(),
+    };
     let mut response = match &outcome.next {
         Next::Service(location) | Next::Provider(location) => http::found(location),
-        Next::Choice | Next::ChoiceAgain => http::found("/choose-provider"),
-        Next::Consent => http::found("/consent"),
-        Next::Notice(n) => notice::page(n, reg).into_response(),
+        Next::Choice | Next::ChoiceAgain => page("/choose-provider"),
+        Next::Consent => page("/consent"),
+        Next::Notice(n) => match &outcome.journey {
+            Some(link) => notice::page(n, reg, link).into_response(),
+            None => page::for_error(crate::error::HubError::NoJourney).into_response(),
+        },
     };
     cookies::apply(response.headers_mut(), &outcome.cookies);
     response

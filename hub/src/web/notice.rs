@@ -3,11 +3,11 @@
 //! pending or failed. Each names the provider and offers a way on.
 
 use super::page::Page;
-use crate::{journey::Notice, registry::Snapshot};
+use crate::{carry_out::JourneyLink, journey::Notice, registry::Snapshot};
 use axum::http::StatusCode;
 
 /// The page for a notice; a provider removed from the registry meanwhile ends on "session expired".
-pub fn page(notice: &Notice, reg: &Snapshot) -> Page {
+pub fn page(notice: &Notice, reg: &Snapshot, journey: &JourneyLink) -> Page {
     let id = match notice {
         Notice::ProviderProblem(p) | Notice::Denied(p) | Notice::IdentityPending(p) | Notice::IdentityFailed(p) => p,
     };
@@ -19,24 +19,24 @@ pub fn page(notice: &Notice, reg: &Snapshot) -> Page {
             .para(provider.text("provider-problem-body"))
             .para("provider-problem-next")
             .code("provider_error")
-            .action("/choose-provider", "choose-another"),
+            .action(journey.page("/choose-provider"), "choose-another"),
         Notice::Denied(_) => Page::new(StatusCode::OK, provider.text("denied-heading"))
             .para("denied-body")
             .code("access_denied")
-            .action("/choose-provider", "choose-another")
+            .action(journey.page("/choose-provider"), "choose-another")
             .para("return-link-note")
-            .with_return_link(),
+            .with_return_link(journey),
         Notice::IdentityPending(_) => Page::new(StatusCode::OK, "pending-heading")
             .para(provider.text("pending-body"))
             .para("pending-next")
             .code("identity_check_pending")
             .para("return-link-note")
-            .with_return_link(),
+            .with_return_link(journey),
         Notice::IdentityFailed(_) => Page::new(StatusCode::OK, "failed-heading")
             .para(provider.text("failed-body"))
             .para("failed-next")
             .code("identity_check_failed")
             .para("return-link-note")
-            .with_return_link(),
+            .with_return_link(journey),
     }
 }

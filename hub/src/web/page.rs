@@ -65,9 +65,10 @@ impl Page {
         self
     }
 
-    /// Adds a link back to the service (which then receives `access_denied`, or a `returnCode`).
-    pub fn with_return_link(mut self) -> Self {
-        self.secondary = Some(("/cancel-link".into(), "return-to-service".into()));
+    /// Adds a link back to the service (which then receives `access_denied`, or a `returnCode`); it
+    /// carries the journey's token, as every state-changing link does.
+    pub fn with_return_link(mut self, journey: &crate::carry_out::JourneyLink) -> Self {
+        self.secondary = Some((journey.action("/cancel-link"), "return-to-service".into()));
         self
     }
 
@@ -160,8 +161,15 @@ pub fn render(status: StatusCode, template: &impl Template) -> Response {
 pub fn for_error(error: HubError) -> Page {
     match error {
         HubError::Store(_) | HubError::Audit(_) => Page::unavailable(),
+        HubError::RateLimited(_) => Page::new(StatusCode::TOO_MANY_REQUESTS, "too-many-heading")
+            .para("too-many-body")
+            .code("rate_limited"),
         HubError::Journey(JourneyError::NotAwaiting) => Page::callback_mismatch(),
         HubError::Journey(_) | HubError::NoJourney => Page::session_expired(),
+        HubError::NotYours => Page::new(StatusCode::FORBIDDEN, "session-expired-heading")
+            .para("not-yours-body")
+            .para("go-back-sign-in-again")
+            .code("not_this_browser"),
         HubError::OAuth { .. } | HubError::InvalidClient { .. } | HubError::InvalidToken(_) => {
             Page::bad_request("request-problem-heading", "request-unreadable-body")
         }
@@ -199,7 +207,15 @@ impl IntoResponse for PageError {
         match self {
             Self::Error(e) => {
                 e.log();
-                for_error(e).into_response()
+                let limited = match &e {
+                    HubError::RateLimited(l) => Some(*l),
+                    _ => None,
+                };
+                let mut response = for_error(e).into_response();
+                if let Some(l) = limited {
+                    crate::error::retry_after(&mut response, &l);
+                }
+                response
             }
             Self::Refused(page) => page.into_response(),
         }

@@ -229,6 +229,38 @@ impl Seen {
     pub fn shows(&self, text: &str) -> bool {
         self.body.contains(text)
     }
+
+    /// The `href` of the element with this id (a link or a button-styled link).
+    pub fn link(&self, id: &str) -> String {
+        let doc = scraper::Html::parse_document(&self.body);
+        let sel = scraper::Selector::parse(&format!("#{id}")).unwrap();
+        doc.select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("href"))
+            .unwrap_or_default()
+            .replace("&amp;", "&")
+    }
+
+    /// The value of the first hidden input named `name` on the page.
+    pub fn hidden(&self, name: &str) -> String {
+        let doc = scraper::Html::parse_document(&self.body);
+        let sel = scraper::Selector::parse(&format!("input[type=hidden][name={name}]")).unwrap();
+        doc.select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The hidden `journey` and `csrf` of the page's forms, with `extra` fields.
+    pub fn form<'a>(&self, extra: &[(&'a str, &'a str)]) -> Vec<(String, String)> {
+        let mut fields = vec![
+            ("journey".to_string(), self.hidden("journey")),
+            ("csrf".to_string(), self.hidden("csrf")),
+        ];
+        fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        fields
+    }
 }
 
 impl TestApp {
@@ -337,6 +369,13 @@ impl Browser {
     /// A form POST.
     pub async fn post(&mut self, app: &TestApp, uri: &str, form: &[(&str, &str)]) -> Seen {
         self.request(app, Method::POST, uri, form).await
+    }
+
+    /// Submits a page's form (its hidden `journey` and `csrf`) to `uri` with `extra` fields.
+    pub async fn submit(&mut self, app: &TestApp, page: &Seen, uri: &str, extra: &[(&str, &str)]) -> Seen {
+        let fields = page.form(extra);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.request(app, Method::POST, uri, &fields).await
     }
 }
 
@@ -550,23 +589,25 @@ impl TestApp {
             let location = seen.location();
             seen = if seen.status != StatusCode::FOUND || location.starts_with(SVC_REDIRECT) {
                 return Ended { last: seen, pkce };
-            } else if location == "/choose-provider" {
-                let page = browser.get(self, "/choose-provider").await;
+            } else if location.starts_with("/choose-provider") {
+                let page = browser.get(self, &location).await;
                 // Back at the choice after the provider answered: that is where this sign-in ends.
                 if page.status != StatusCode::OK || answered {
                     return Ended { last: page, pkce };
                 }
-                browser.post(self, "/choose-provider", &[("provider", "idp")]).await
+                browser
+                    .submit(self, &page, "/choose-provider", &[("provider", "idp")])
+                    .await
             } else if location.starts_with(IDP) {
                 let persona = s.persona.clone().unwrap_or_else(|| self.provider.persona.clone());
                 let back = self.provider.answer(&location, persona, s.outcome);
                 answered = true;
                 browser.get(self, &back).await
-            } else if location == "/consent" {
-                let page = browser.get(self, "/consent").await;
+            } else if location.starts_with("/consent") {
+                let page = browser.get(self, &location).await;
                 assert_eq!(page.status, StatusCode::OK, "{}", page.body);
                 let decision = if s.consent { "accept" } else { "decline" };
-                browser.post(self, "/consent", &[("decision", decision)]).await
+                browser.submit(self, &page, "/consent", &[("decision", decision)]).await
             } else {
                 return Ended { last: seen, pkce };
             };

@@ -235,8 +235,14 @@ async fn single_sign_on_serves_a_second_request_without_the_provider_until_logou
     );
 
     // Logout ends it: prompt=none is login_required, and the service's back-channel is told.
-    let out = browser.get(&app, "/logout").await;
+    let confirm = browser.get(&app, "/logout").await;
+    assert!(
+        confirm.shows("Do you want to sign out?"),
+        "no id_token_hint: the person is asked"
+    );
+    let out = browser.submit(&app, &confirm, "/logout", &[]).await;
     assert_eq!(out.status, StatusCode::OK);
+    assert!(out.shows("You have signed out"));
     let none = app.sign_in(&mut browser, SignIn::cl_cm().param("prompt", "none")).await;
     assert_eq!(none.last.params()["error"], "login_required");
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -315,7 +321,11 @@ async fn every_provider_outcome_and_broken_answer() {
         (Outcome::WrongNonce, "provider_error", ProviderOutcome::Invalid),
         (Outcome::UnknownAcr, "provider_error", ProviderOutcome::Invalid),
         (Outcome::MissingSub, "provider_error", ProviderOutcome::Invalid),
-        (Outcome::TokenEndpointDown, "provider_error", ProviderOutcome::Invalid),
+        (
+            Outcome::TokenEndpointDown,
+            "provider_error",
+            ProviderOutcome::Unavailable,
+        ),
         (Outcome::Garbage, "provider_error", ProviderOutcome::Invalid),
         (Outcome::MixUp, "provider_error", ProviderOutcome::Invalid),
         (Outcome::UserinfoOtherSub, "provider_error", ProviderOutcome::Invalid),
@@ -367,23 +377,31 @@ async fn after_a_failure_the_person_may_choose_again_or_return_to_the_service() 
         .await;
     assert!(failed.last.shows("provider_error"));
     // The choice marks the provider as failing for this journey; choosing it again works.
-    let choice = browser.get(&app, "/choose-provider").await;
-    assert_eq!(choice.status, StatusCode::OK);
-    let again = browser.post(&app, "/choose-provider", &[("provider", "idp")]).await;
+    let choice = browser.get(&app, &failed.last.link("continue")).await;
+    assert_eq!(choice.status, StatusCode::OK, "{}", choice.body);
+    assert!(choice.shows("provider-failed") || choice.shows("did not work") || choice.status == StatusCode::OK);
+    let again = browser
+        .submit(&app, &choice, "/choose-provider", &[("provider", "idp")])
+        .await;
     let back = app.provider.answer(&again.location(), Persona::p2(), Outcome::Success);
     let done = browser.get(&app, &back).await;
     assert!(done.location().starts_with(SVC_REDIRECT) && done.params().contains_key("code"));
 
     // Denied, then back to the service: access_denied with state and iss.
     let mut other = Browser::default();
-    app.sign_in(&mut other, SignIn::cl_cm().outcome(Outcome::Denied)).await;
-    let returned = other.post(&app, "/cancel", &[]).await;
+    let denied = app.sign_in(&mut other, SignIn::cl_cm().outcome(Outcome::Denied)).await;
+    let link = denied.last.link("return-to-service");
+    assert!(
+        link.starts_with("/cancel-link?journey=") && link.contains("&csrf="),
+        "{link}"
+    );
+    let returned = other.get(&app, &link).await;
     let params = returned.params();
     assert_eq!(params["error"], "access_denied");
     assert_eq!(params["state"], "svc-state");
     assert_eq!(params["iss"], "https://hub.example");
     // The journey ended: a second cancel finds nothing.
-    assert_eq!(other.post(&app, "/cancel", &[]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(other.get(&app, &link).await.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -409,12 +427,13 @@ async fn a_service_asking_for_return_codes_gets_tokens_with_the_code_instead_of_
     }
     // Below the level, then back to the service: return code X.
     let mut browser = Browser::default();
-    app.sign_in(
-        &mut browser,
-        SignIn::p2().claims(&[CORE, RETURN_CODE]).persona(Persona::cl_cm()),
-    )
-    .await;
-    let returned = browser.post(&app, "/cancel", &[]).await;
+    let below = app
+        .sign_in(
+            &mut browser,
+            SignIn::p2().claims(&[CORE, RETURN_CODE]).persona(Persona::cl_cm()),
+        )
+        .await;
+    let returned = browser.submit(&app, &below.last, "/cancel", &[]).await;
     let code = returned
         .params()
         .get("code")
@@ -445,12 +464,19 @@ async fn a_full_memory_store_gives_try_again_and_recovers_as_entries_expire() {
         let url = app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]);
         seen.push(Browser::default().get(&app, &url).await);
     }
-    assert!(seen.iter().take(3).all(|s| s.location() == "/choose-provider"));
+    assert!(seen
+        .iter()
+        .take(3)
+        .all(|s| s.location().starts_with("/choose-provider")));
     let refused = &seen[4];
     assert_eq!(refused.params()["error"], "temporarily_unavailable", "{refused:?}");
     app.clock.advance(3601);
     let url = app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]);
-    assert_eq!(Browser::default().get(&app, &url).await.location(), "/choose-provider");
+    assert!(Browser::default()
+        .get(&app, &url)
+        .await
+        .location()
+        .starts_with("/choose-provider"));
 }
 
 #[tokio::test]
@@ -458,8 +484,11 @@ async fn the_journey_in_one_browser_cannot_be_finished_from_another() {
     let app = TestApp::new().build();
     let mut victim = Browser::default();
     let url = app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]);
-    victim.get(&app, &url).await;
-    let to_provider = victim.post(&app, "/choose-provider", &[("provider", "idp")]).await;
+    let to_choice = victim.get(&app, &url).await;
+    let choice = victim.get(&app, &to_choice.location()).await;
+    let to_provider = victim
+        .submit(&app, &choice, "/choose-provider", &[("provider", "idp")])
+        .await;
     let callback = app
         .provider
         .answer(&to_provider.location(), Persona::p2(), Outcome::Success);
@@ -544,6 +573,10 @@ async fn a_provider_that_is_down_is_a_page_with_a_way_on_and_works_again_when_ba
     assert_eq!(down.last.status, StatusCode::BAD_GATEWAY);
     assert!(down.last.shows("provider_error") && down.last.shows("/choose-provider"));
     app.provider.set_down(false);
+    // A failed discovery is remembered a few seconds, so a provider that is down is not hammered.
+    let soon = app.sign_in(&mut Browser::default(), SignIn::cl_cm()).await;
+    assert_eq!(soon.last.status, StatusCode::BAD_GATEWAY);
+    app.clock.advance(hub::idp::providers::FAILURE_MEMORY_SECS + 1);
     let up = app.sign_in(&mut Browser::default(), SignIn::cl_cm()).await;
     assert!(up.code().is_some(), "{:?}", up.last);
     assert!(app
@@ -570,4 +603,134 @@ async fn finished_journeys_leave_the_store_and_abandoned_ones_expire() {
         app.get("/readyz").await;
     }
     assert!(app.store.len() < after_one + 1, "expired entries are swept");
+}
+
+#[tokio::test]
+async fn a_provider_failing_again_and_again_is_shown_as_unavailable_until_it_recovers() {
+    let app = TestApp::new().build();
+    for _ in 0..3 {
+        let ended = app
+            .sign_in(&mut Browser::default(), SignIn::cl_cm().outcome(Outcome::Garbage))
+            .await;
+        assert!(ended.last.shows("provider_error"));
+    }
+    // The breaker is open: the choice shows the provider as unavailable, and choosing it is refused.
+    let mut browser = Browser::default();
+    let url = app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]);
+    let to_choice = browser.get(&app, &url).await;
+    let choice = browser.get(&app, &to_choice.location()).await;
+    assert!(
+        choice.shows("id=\"provider-idp\" name=\"provider\" type=\"radio\" value=\"idp\" disabled"),
+        "{}",
+        choice.body
+    );
+    let refused = browser
+        .submit(&app, &choice, "/choose-provider", &[("provider", "idp")])
+        .await;
+    assert_ne!(refused.status, StatusCode::FOUND, "a failing provider cannot be chosen");
+    // After the cooldown one attempt is let through, and a success closes the breaker.
+    app.clock.advance(31);
+    let ok = app.sign_in(&mut Browser::default(), SignIn::cl_cm()).await;
+    assert!(ok.code().is_some(), "{:?}", ok.last);
+    let choice = {
+        let mut b = Browser::default();
+        let to_choice = b
+            .get(
+                &app,
+                &app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]),
+            )
+            .await;
+        b.get(&app, &to_choice.location()).await
+    };
+    assert!(!choice.shows("value=\"idp\" disabled"));
+}
+
+#[tokio::test]
+async fn consent_is_for_the_journey_it_was_shown_for_even_with_two_in_one_browser() {
+    let app = TestApp::new()
+        .with_client(
+            r#"[[clients]]
+client_id = "checker"
+client_name = "Independent checker"
+redirect_uris = ["https://checker.example/cb"]
+scopes = ["openid", "email"]
+levels = ["Cl.Cm.P2"]
+claims = ["https://vocab.account.gov.uk/v1/coreIdentityJWT"]
+public_key = """
+$SVC_KEY"""
+"#,
+        )
+        .build();
+    let mut browser = Browser::default();
+    // Journey A (the test service, asking for the credential and the passport) reaches consent.
+    let url_a = app.service.authorize(
+        &crate::app::Pkce::new(),
+        "Cl.Cm.P2",
+        &[CORE, "https://vocab.account.gov.uk/v1/passport"],
+        &[],
+    );
+    let a = browser.get(&app, &url_a).await;
+    let choice_a = browser.get(&app, &a.location()).await;
+    let at_provider = browser
+        .submit(&app, &choice_a, "/choose-provider", &[("provider", "idp")])
+        .await;
+    let back = app
+        .provider
+        .answer(&at_provider.location(), Persona::p2(), Outcome::Success);
+    let to_consent_a = browser.get(&app, &back).await;
+    let consent_a = browser.get(&app, &to_consent_a.location()).await;
+    assert!(consent_a.shows("A service"), "{}", consent_a.body);
+    // Journey B (the checker) starts in another tab and reaches consent by single sign-on.
+    let url_b = app.service.authorize(
+        &crate::app::Pkce::new(),
+        "Cl.Cm.P2",
+        &[CORE],
+        &[("client_id", "checker"), ("redirect_uri", "https://checker.example/cb")],
+    );
+    let b = browser.get(&app, &url_b).await;
+    let consent_b = browser.get(&app, &b.location()).await;
+    assert!(consent_b.shows("Independent checker"), "{}", consent_b.body);
+    // Accepting on B's page releases to B alone; A's journey is still waiting for its own answer.
+    let done_b = browser
+        .submit(&app, &consent_b, "/consent", &[("decision", "accept")])
+        .await;
+    assert!(
+        done_b.location().starts_with("https://checker.example/cb?code="),
+        "{done_b:?}"
+    );
+    let still_a = browser.get(&app, &to_consent_a.location()).await;
+    assert_eq!(still_a.status, StatusCode::OK, "A's consent is untouched");
+    let issued: Vec<String> = app
+        .facts()
+        .iter()
+        .filter_map(|f| match f {
+            Fact::AssertionIssued { client_id, .. } => Some(client_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(issued, vec!["checker".to_string()]);
+}
+
+#[tokio::test]
+async fn forms_without_the_journeys_token_are_refused() {
+    let app = TestApp::new().build();
+    let mut browser = Browser::default();
+    let url = app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]);
+    let to_choice = browser.get(&app, &url).await;
+    let choice = browser.get(&app, &to_choice.location()).await;
+    let journey = choice.hidden("journey");
+    // The right journey, no token: a forged form.
+    let forged = browser
+        .post(&app, "/choose-provider", &[("journey", &journey), ("provider", "idp")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let forged = browser
+        .post(&app, "/cancel", &[("journey", &journey), ("csrf", "guess")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // The real form still works.
+    let real = browser
+        .submit(&app, &choice, "/choose-provider", &[("provider", "idp")])
+        .await;
+    assert!(real.location().starts_with("https://idp.example/authorize?"));
 }

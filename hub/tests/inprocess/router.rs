@@ -144,17 +144,18 @@ async fn a_valid_request_starts_a_journey_in_a_host_cookie_and_shows_the_choice(
         .get("/authorize?client_id=svc&redirect_uri=https%3A%2F%2Fsvc.example%2Fcb&response_type=code&scope=openid&state=s1&nonce=n1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256")
         .await;
     assert_eq!(status, StatusCode::FOUND);
-    assert_eq!(headers[header::LOCATION], "/choose-provider");
+    let location = headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with("/choose-provider?journey="), "{location}");
     let cookie = headers[header::SET_COOKIE].to_str().unwrap();
-    assert!(cookie.starts_with("__Host-hub-journey="));
+    assert!(cookie.starts_with("__Host-hub-browser="));
     for attr in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
         assert!(cookie.contains(attr), "{cookie} lacks {attr}");
     }
-    let journey = cookie.split(';').next().unwrap();
+    let browser = cookie.split(';').next().unwrap();
     let (status, _, body) = app
         .send(
-            Request::get("/choose-provider")
-                .header(header::COOKIE, journey)
+            Request::get(&location)
+                .header(header::COOKIE, browser)
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -163,10 +164,13 @@ async fn a_valid_request_starts_a_journey_in_a_host_cookie_and_shows_the_choice(
     assert!(body.contains("Choose how to sign in to A service"));
     assert!(body.contains("id=\"provider-idp\""));
 
-    // Without the cookie: the timed-out page, not a 500.
+    // Without the journey: the timed-out page, not a 500; without the browser's cookie: not this browser's.
     let (status, _, body) = app.get("/choose-provider").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("session_expired"));
+    let (status, _, body) = app.get(&location).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("not_this_browser"));
 }
 
 #[tokio::test]

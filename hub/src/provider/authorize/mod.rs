@@ -11,8 +11,8 @@ use crate::{
     error::HubError,
     http::cookies::{CookieChange, HubCookies},
     i18n::{Lang, Text},
-    ids::Sid,
-    journey::{self, AuthRequest},
+    ids::{hash, Sid},
+    journey::{self, AuthRequest, Binding},
     oauth::{ErrorCode, Prompt, ResponseMode, ReturnTo},
     registry::{clients::Profile, Client, ClientRegistry, Snapshot},
     state::AppState,
@@ -43,6 +43,12 @@ pub const IDENTITY_CLAIMS: &[&str] = &[
     "https://vocab.account.gov.uk/v1/drivingPermit",
     "https://vocab.account.gov.uk/v1/returnCode",
 ];
+/// The longest `state` accepted (One Login's services send far shorter ones).
+pub const MAX_STATE: usize = 1024;
+/// The longest `nonce` accepted.
+pub const MAX_NONCE: usize = 512;
+/// The longest `claims` parameter accepted.
+pub const MAX_CLAIMS: usize = 4096;
 /// Scopes the hub knows.
 pub const SCOPES: &[&str] = &["openid", "email", "phone"];
 
@@ -74,6 +80,14 @@ fn valid_challenge(c: &str) -> bool {
 
 /// Applies every rule of INTERFACE.md §2 to a request, in the specified order.
 pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest, Refusal> {
+    if params.client_id.as_ref().is_some_and(|c| c.len() > 256)
+        || params.redirect_uri.as_ref().is_some_and(|r| r.len() > 2048)
+    {
+        return Err(Refusal::Page(
+            "request-problem-heading".into(),
+            "unregistered-redirect-body".into(),
+        ));
+    }
     let client: &Client = non_empty(&params.client_id)
         .and_then(|id| clients.get(id))
         .ok_or_else(|| Refusal::Page("unknown-service-heading".into(), "unknown-service-body".into()))?;
@@ -95,6 +109,34 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
         response_mode,
     };
     let refuse = |code: ErrorCode, why: &str| Refusal::Redirect(to.clone(), code, why.to_string());
+    // Every value is bounded, by POST as by GET: a journey costs the store little (issue "under attack").
+    for (name, value, max) in [
+        ("state", &params.state, MAX_STATE),
+        ("nonce", &params.nonce, MAX_NONCE),
+        ("scope", &params.scope, 512),
+        ("vtr", &params.vtr, 512),
+        ("claims", &params.claims, MAX_CLAIMS),
+        ("ui_locales", &params.ui_locales, 64),
+        ("prompt", &params.prompt, 64),
+        ("max_age", &params.max_age, 12),
+        ("login_hint", &params.login_hint, 256),
+        ("id_token_hint", &params.id_token_hint, keys::MAX_TOKEN_BYTES),
+        ("code_challenge", &params.code_challenge, 128),
+        ("code_challenge_method", &params.code_challenge_method, 16),
+        ("response_type", &params.response_type, 64),
+    ] {
+        if value.as_ref().is_some_and(|v| v.len() > max) {
+            let to = ReturnTo {
+                state: None,
+                ..to.clone()
+            };
+            return Err(Refusal::Redirect(
+                to,
+                ErrorCode::InvalidRequest,
+                format!("{name} is longer than {max} characters"),
+            ));
+        }
+    }
 
     if !client.active {
         return Err(refuse(ErrorCode::UnauthorizedClient, "client is not active"));
@@ -262,10 +304,36 @@ async fn unpack_request_object(state: &AppState, reg: &Snapshot, params: Params)
         .as_deref()
         .and_then(|id| reg.client(id))
         .ok_or_else(|| refuse("unknown client"))?;
-    let claims = crate::provider::client_auth::verify_client_jwt(state, client, &jwt)
-        .await
-        .map_err(|_| refuse("bad signature"))?;
-    request_object::merge(&params, &claims, &state.config.issuer, state.now()).map_err(refuse)
+    let claims = crate::provider::client_auth::verify_client_jwt(
+        state,
+        client,
+        &jwt,
+        crate::provider::client_auth::Purpose::RequestObject,
+    )
+    .await
+    .map_err(|_| refuse("bad signature"))?;
+    let merged = request_object::merge(&params, &claims, &state.config.issuer, state.now()).map_err(refuse)?;
+    // A request object's `jti`, when it has one, is single use (shared with client assertions' `jti`s, so
+    // neither can be replayed as the other).
+    if let Some(jti) = claims.get("jti").and_then(serde_json::Value::as_str) {
+        let exp = claims.get("exp").and_then(serde_json::Value::as_i64);
+        let ttl = exp.map_or(3600, |e| {
+            (e - state.now() + keys::SKEW_SECS).clamp(1, 3600 + keys::SKEW_SECS)
+        });
+        let fresh = state
+            .store
+            .put_if_absent(
+                &crate::store::key::jti(&client.client_id, jti),
+                vec![1],
+                std::time::Duration::from_secs(ttl as u64),
+            )
+            .await
+            .map_err(|e| PageError::from(crate::error::HubError::from(e)))?;
+        if !fresh {
+            return Err(refuse("the request object was used before"));
+        }
+    }
+    Ok(merged)
 }
 
 async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<Response, PageError> {
@@ -289,6 +357,9 @@ async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<R
         )
         .respond(&issuer);
     }
+    if let Err(limited) = state.limiter.client(request.client_id.as_str()) {
+        return Err(HubError::RateLimited(limited).into());
+    }
     let to = request.return_to.clone();
     // The service knows the person's language: its `ui_locales` sets the pages' language from here on.
     let lang = request.ui_locales.as_deref().and_then(Lang::from_ui_locales);
@@ -296,8 +367,12 @@ async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<R
         cookies: &cookies,
         lang: lang.or(cookies.lang).unwrap_or_default(),
     };
-    match begin(&state, &reg, request, cx).await {
+    // The journey is bound to this browser (a cookie for the browser session, set here if new).
+    let (browser, new_browser) = cookies.browser_or_new();
+    let binding = Binding::new(hash(browser.as_str()));
+    match begin(&state, &reg, request, binding, cx).await {
         Ok(mut outcome) => {
+            outcome.cookies.extend(new_browser);
             outcome.cookies.extend(lang.map(CookieChange::Lang));
             Ok(respond(outcome, &reg))
         }
@@ -306,9 +381,15 @@ async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<R
 }
 
 /// The journey decides the validated request; what it decides is carried out.
-async fn begin(state: &AppState, reg: &Snapshot, request: AuthRequest, cx: Context<'_>) -> Result<Outcome, HubError> {
+async fn begin(
+    state: &AppState,
+    reg: &Snapshot,
+    request: AuthRequest,
+    binding: Binding,
+    cx: Context<'_>,
+) -> Result<Outcome, HubError> {
     let session = carry_out::live_session(state, cx.cookies).await?;
-    let decided = journey::start(request, session.as_ref(), reg, state.now(), Sid::generate())?;
+    let decided = journey::start(request, session.as_ref(), reg, state.now(), Sid::generate(), binding)?;
     carry_out::begin(state, decided, cx).await
 }
 

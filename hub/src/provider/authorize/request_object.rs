@@ -67,6 +67,20 @@ pub fn merge(query: &Params, claims: &Map<String, Value>, issuer: &str, now: i64
     {
         return Err("the request object has expired");
     }
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|exp| exp > now + 3600 + SKEW)
+    {
+        return Err("the request object's exp is more than 60 minutes away");
+    }
+    // One purpose per JWT: an ID token, a logout token or a client assertion is not a request object.
+    if ["events", "at_hash", "vot", "sid", "client_assertion"]
+        .iter()
+        .any(|c| claims.contains_key(*c))
+    {
+        return Err("the request object carries claims of another kind of token");
+    }
     for time in ["nbf", "iat"] {
         if claims.get(time).and_then(Value::as_i64).is_some_and(|t| t > now + SKEW) {
             return Err("the request object is not valid yet");
