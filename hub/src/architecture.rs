@@ -354,3 +354,72 @@ fn the_readme_says_where_each_urls_code_is() {
         );
     }
 }
+
+/// Timing-safe comparisons (attack suite): every secret a request presents is compared in constant time
+/// (journey binding and token, upstream state, nonces, PKCE verifiers, logout tokens; client secrets by
+/// Argon2id), and no plain `==` compares one anywhere in the hub.
+#[test]
+fn timing_safe_comparisons() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let read = |f: &str| code_of(&std::fs::read_to_string(src.join(f)).unwrap_or_default());
+    let must = [
+        (
+            "carry_out.rs",
+            "constant_time_eq(&b, &current.journey().binding.browser)",
+        ),
+        ("carry_out.rs", "constant_time_eq(c, token)"),
+        (
+            "journey/decide.rs",
+            "constant_time_eq(attempt.secrets.state.as_str(), state)",
+        ),
+        ("idp/check.rs", "constant_time_eq(nonce, expected.nonce)"),
+        (
+            "ids.rs",
+            "pkce_challenge(verifier).as_bytes().ct_eq(challenge.as_bytes())",
+        ),
+        ("provider/logout.rs", "constant_time_eq(t, &token_for(&session))"),
+        ("provider/token.rs", "pkce_matches(verifier, challenge)"),
+        ("provider/client_auth.rs", "verify_password(secret.as_bytes(), &parsed)"),
+    ];
+    for (file, call) in must {
+        assert!(read(file).contains(call), "{file} no longer compares with {call}");
+    }
+    // The identifiers on either side of a `==` or `!=`, whole (so `permit_missing_nonce` is not `nonce`).
+    let secret_words = [
+        "csrf",
+        "nonce",
+        "verifier",
+        "secret",
+        "upstate",
+        "browser",
+        "code_challenge",
+        "token",
+    ];
+    let operand_words = |side: &str, last: bool| -> Vec<String> {
+        let words: Vec<&str> = side
+            .split(|c: char| c.is_whitespace() || "(){}[],;&|!<>=".contains(c))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let operand = if last { words.last() } else { words.first() };
+        operand
+            .map(|o| o.split('.').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    for (module, path) in modules(&src) {
+        if module == "architecture" {
+            continue;
+        }
+        for line in read(path.strip_prefix(&src).unwrap_or(&path).to_str().unwrap_or_default()).lines() {
+            for op in [" == ", " != "] {
+                let Some((left, right)) = line.split_once(op) else {
+                    continue;
+                };
+                let mut words = operand_words(left, true);
+                words.extend(operand_words(right, false));
+                if words.iter().any(|w| secret_words.contains(&w.as_str())) {
+                    panic!("{module}: a secret compared with {op:?}: {}", line.trim());
+                }
+            }
+        }
+    }
+}

@@ -30,6 +30,13 @@ pub fn breaker_opened(provider: &str) {
     metrics::counter!("hub_provider_breaker_opened_total", "provider" => provider.to_string()).increment(1);
 }
 
+/// Counts back-channel logout deliveries (`delivered` or `gave_up`) and the attempts they took.
+pub fn backchannel(delivered: bool, attempts: u32) {
+    let outcome = if delivered { "delivered" } else { "gave_up" };
+    metrics::counter!("hub_backchannel_logout_total", "outcome" => outcome).increment(1);
+    metrics::counter!("hub_backchannel_logout_attempts_total").increment(u64::from(attempts));
+}
+
 /// Counts registry reloads by outcome (`applied` or `refused`).
 pub fn registry_reload(outcome: &'static str) {
     metrics::counter!("hub_registry_reloads_total", "outcome" => outcome).increment(1);

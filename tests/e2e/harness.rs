@@ -411,6 +411,15 @@ public_key = """
     }
 }
 
+/// The time now, in seconds since the Unix epoch, as a real client reads it.
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
 /// A client assertion for `test-client` signed by `key`.
 #[allow(clippy::disallowed_methods)] // a real client reads the real clock
 pub fn assertion_with(key: &keys::SigningKey, hub: &str, overrides: serde_json::Value) -> Result<String> {
@@ -515,7 +524,7 @@ impl Agent {
         })
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.jar
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

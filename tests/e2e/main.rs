@@ -2,7 +2,9 @@
 //! and headless Chromium. One test binary, so the suite links once.
 
 mod accessibility;
+mod attacks;
 mod browser;
+mod concurrency;
 mod flows;
 mod harness;
 mod identity;

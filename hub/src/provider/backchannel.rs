@@ -55,6 +55,7 @@ pub fn notify(state: &AppState, session: &HubSession) {
             if !delivered {
                 tracing::warn!(%client_id, "back-channel logout gave up");
             }
+            crate::telemetry::backchannel(delivered, attempts);
             let fact = Fact::BackchannelLogout {
                 client_id,
                 sub,
