@@ -68,6 +68,8 @@ pub struct Config {
     pub provider_breaker_failures: u32,
     /// Seconds a failing provider stays shown as unavailable before one attempt is let through.
     pub provider_breaker_cooldown_secs: u64,
+    /// Seconds a failed discovery fetch is remembered before the provider is asked again.
+    pub provider_failure_memory_secs: u64,
 }
 
 impl Default for Config {
@@ -106,6 +108,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             provider_breaker_failures: 3,
             provider_breaker_cooldown_secs: 30,
+            provider_failure_memory_secs: 5,
         }
     }
 }

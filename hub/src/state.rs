@@ -178,6 +178,7 @@ impl AppState {
                 crate::idp::providers::BreakerPolicy {
                     threshold: config.provider_breaker_failures,
                     cooldown_secs: config.provider_breaker_cooldown_secs as i64,
+                    failure_memory_secs: config.provider_failure_memory_secs as i64,
                 },
             ),
             client_keys: JwksCache::new(seams.outbound.clone(), seams.clock.clone()),

@@ -5,6 +5,7 @@ mod accessibility;
 mod attacks;
 mod browser;
 mod concurrency;
+mod faults;
 mod flows;
 mod harness;
 mod identity;

@@ -11,13 +11,13 @@ use std::{
 };
 
 /// A private redis-server; stopped on drop.
-struct OwnRedis {
+pub struct OwnRedis {
     port: u16,
     child: Option<Child>,
 }
 
 impl OwnRedis {
-    async fn start(port: u16) -> Result<Self> {
+    pub async fn start(port: u16) -> Result<Self> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -41,7 +41,7 @@ impl OwnRedis {
         Ok(redis)
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -59,7 +59,7 @@ impl OwnRedis {
         bail!("redis-server on port {} did not answer", self.port)
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -73,7 +73,7 @@ impl Drop for OwnRedis {
     }
 }
 
-async fn readyz(fed: &Federation) -> Result<u16> {
+pub async fn readyz(fed: &Federation) -> Result<u16> {
     Ok(reqwest::get(format!("{}/readyz", fed.hub)).await?.status().as_u16())
 }
 

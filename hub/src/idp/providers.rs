@@ -18,8 +18,8 @@ use tokio::sync::RwLock;
 
 /// How long a provider's discovery document is cached, seconds.
 pub const METADATA_MAX_AGE_SECS: i64 = 3600;
-/// How long a failed discovery fetch is remembered before the provider is asked again, seconds: a
-/// provider that is down is not hammered.
+/// How long a failed discovery fetch is remembered before the provider is asked again, seconds, by
+/// default: a provider that is down is not hammered.
 pub const FAILURE_MEMORY_SECS: i64 = 5;
 
 /// The circuit breaker of one provider (issue "under faults"): after `threshold` failures in a row it
@@ -36,6 +36,8 @@ struct Breaker {
 pub struct BreakerPolicy {
     pub threshold: u32,
     pub cooldown_secs: i64,
+    /// How long a failed discovery is remembered, seconds.
+    pub failure_memory_secs: i64,
 }
 
 impl Default for BreakerPolicy {
@@ -43,6 +45,7 @@ impl Default for BreakerPolicy {
         Self {
             threshold: 3,
             cooldown_secs: 30,
+            failure_memory_secs: FAILURE_MEMORY_SECS,
         }
     }
 }
@@ -138,7 +141,7 @@ impl Upstreams {
     }
 
     /// The provider's discovery document, fetched once an hour; its `issuer` must equal the registered one
-    /// (OIDC Discovery §4.3). A failure is remembered for [`FAILURE_MEMORY_SECS`].
+    /// (OIDC Discovery §4.3). A failure is remembered for the policy's `failure_memory_secs`.
     pub async fn metadata(&self, provider: &Provider) -> Result<Arc<ProviderMetadata>, UpstreamError> {
         let now = self.clock.now();
         if let Some((meta, at)) = self.metadata.read().await.get(provider.id.as_str()).cloned() {
@@ -153,7 +156,7 @@ impl Upstreams {
             .ok()
             .and_then(|f| f.get(provider.id.as_str()).cloned())
         {
-            if now - at < FAILURE_MEMORY_SECS {
+            if now - at < self.policy.failure_memory_secs {
                 return Err(e);
             }
         }
