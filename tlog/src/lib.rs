@@ -8,9 +8,21 @@
 //! (c2sp.org/tlog-witness).
 
 pub mod checkpoint;
+pub mod clock;
 pub mod cosignature;
+pub mod edge;
+pub mod log;
 pub mod merkle;
 pub mod note;
+pub mod proof;
+pub mod read;
+pub mod storage;
 pub mod tile;
+pub mod verify;
+pub mod wal;
+pub mod witness;
 
+pub use log::{Log, LogError, LogOptions, RecoveryReport};
 pub use merkle::Hash;
+pub use note::NoteSigner;
+pub use verify::{verify_dir, Report, VerifyError};

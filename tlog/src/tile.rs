@@ -145,6 +145,12 @@ pub fn hashes_at_level(level: u8, size: u64) -> u64 {
     size.checked_shr(8 * u32::from(level)).unwrap_or(0)
 }
 
+/// The position of hash (or entry) `n` within its tile; 0 means `n` starts a tile. For a count, the
+/// width of the partial tile it leaves (0: none).
+pub fn in_tile(n: u64) -> u64 {
+    n % TILE_WIDTH
+}
+
 /// The tile a tree of `size` leaves has at `level`, `index`, with the width that size gives it; `None`
 /// if the tree has no such tile (tlog-tiles §Partial Tiles).
 pub fn tile_for(level: u8, index: u64, size: u64) -> Option<TileId> {
