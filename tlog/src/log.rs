@@ -6,8 +6,9 @@
 //! wait in its channel and go out together with the next single fsync (group commit). A publisher
 //! thread turns durable entries into tiles, entry bundles and a signed checkpoint every
 //! `checkpoint_interval` or `checkpoint_every` entries and at [`Log::close`]: tiles and bundles first
-//! (temp file, fsync, rename, fsync of their directories), then `checkpoints/<N>` and `checkpoint`
-//! (the same, then an fsync of the directory), so the published directory verifies at every instant.
+//! (temp file, fsync, rename, fsync of their directories), then `checkpoint` (the same, then an fsync
+//! of the directory), then its copy `checkpoints/<N>`, so the published directory verifies at every
+//! instant.
 //! Once published, old records are dropped from the write-ahead file by an atomic rewrite.
 //!
 //! Layout (servable as static files; the dot-files are private): `checkpoint`, `tile/<L>/<N>[.p/<W>]`,
@@ -288,6 +289,9 @@ impl Log {
         };
         if found.is_none() || publisher.edge.size() > published {
             publisher.publish()?;
+        } else if options.keep_history && !dir.join(HISTORY_DIR).join(encode_index(published)).exists() {
+            let text = lock(&shared.served).checkpoint.clone();
+            publisher.write_history(published, &text)?;
         }
         let (tx, rx) = mpsc::channel();
         let (ptx, prx) = mpsc::channel();
@@ -770,18 +774,12 @@ impl Publisher {
         let cp = Checkpoint::new(self.signer.name(), size, self.edge.root());
         let body = cp.body();
         let text = cp.sign(&self.signer).map_err(|e| LogError::Recovery(e.to_string()))?;
-        if self.keep_history {
-            let mut dirs = HashSet::new();
-            self.write(
-                &format!("{HISTORY_DIR}/{}", encode_index(size)),
-                text.as_bytes(),
-                &mut dirs,
-            )?;
-            self.sync_dirs(dirs)?;
-        }
         let mut dirs = HashSet::new();
         self.write("checkpoint", text.as_bytes(), &mut dirs)?;
         self.sync_dirs(dirs)?;
+        // History after the checkpoint: a history file newer than the checkpoint would read as a
+        // rollback. A crash in between loses only this file, which `open` writes again.
+        self.write_history(size, &text)?;
         // Partial versions of tiles that are now full may go (tlog-tiles §Partial Tiles).
         for f in self.pending.iter().filter(|f| f.tile.is_full()) {
             let dir = if f.path.starts_with("tile/entries/") {
@@ -803,6 +801,19 @@ impl Publisher {
         }
         self.shared.published.store(size, Ordering::SeqCst);
         Ok(())
+    }
+
+    fn write_history(&mut self, size: u64, text: &str) -> Result<(), LogError> {
+        if !self.keep_history {
+            return Ok(());
+        }
+        let mut dirs = HashSet::new();
+        self.write(
+            &format!("{HISTORY_DIR}/{}", encode_index(size)),
+            text.as_bytes(),
+            &mut dirs,
+        )?;
+        self.sync_dirs(dirs)
     }
 
     fn cosign(&mut self, body: &str, line: SignatureLine) -> Result<(), LogError> {
