@@ -21,6 +21,7 @@ pub mod tile;
 pub mod verify;
 pub mod wal;
 pub mod witness;
+pub mod witness_http;
 
 pub use log::{Log, LogError, LogOptions, RecoveryReport};
 pub use merkle::Hash;

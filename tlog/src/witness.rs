@@ -179,6 +179,11 @@ impl Witness {
         self.signer.vkey()
     }
 
+    /// The origins of the logs this witness follows.
+    pub fn origins(&self) -> Vec<String> {
+        self.logs.iter().map(|l| l.origin.clone()).collect()
+    }
+
     /// What the witness last cosigned for `origin`.
     pub fn latest(&self, origin: &str) -> Option<&LogRecord> {
         self.state.logs.get(origin)
