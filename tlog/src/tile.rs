@@ -63,11 +63,6 @@ impl TileId {
             format!("{}.p/{}", encode_index(self.index), self.width)
         }
     }
-
-    /// The index of the first leaf this tile spans (tlog-tiles' start index).
-    pub fn start_leaf(&self) -> u64 {
-        self.index << (8 * (u32::from(self.level) + 1))
-    }
 }
 
 /// Encodes a tile index as zero-padded 3-digit path elements, all but the last prefixed with `x`:

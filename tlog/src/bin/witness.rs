@@ -36,7 +36,7 @@ enum Command {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Serve POST /add-checkpoint and GET /<origin hash>/checkpoint.
+    /// Serve `POST /add-checkpoint` and `GET /<origin hash>/checkpoint`.
     Serve {
         /// The key file.
         #[arg(long)]
