@@ -236,9 +236,10 @@ impl Log {
             // The write-ahead file lost records that were published (its tail was damaged): the
             // published tiles hold them, so start a fresh file after them.
             let header = wal::encode_header(published);
-            let w = storage
+            let (w, synced) = storage
                 .create_wal(&wal_path, &header)
                 .map_err(storage_err("rewriting the write-ahead file"))?;
+            synced.map_err(storage_err("syncing the log directory"))?;
             (
                 w,
                 published,
@@ -304,6 +305,7 @@ impl Log {
             next: publisher.edge.size(),
             good_len,
             dirty: false,
+            dir_sync_pending: false,
             boundaries,
             publisher: ptx.clone(),
             shared: shared.clone(),
@@ -499,9 +501,10 @@ fn open_wal(
         .map_err(storage_err("opening the write-ahead file"))?
     else {
         let header = wal::encode_header(published);
-        let file = storage
+        let (file, synced) = storage
             .create_wal(path, &header)
             .map_err(storage_err("creating the write-ahead file"))?;
+        synced.map_err(storage_err("syncing the log directory"))?;
         let contents = wal::decode(&header).map_err(|e| LogError::Recovery(e.to_string()))?;
         return Ok((file, contents));
     };
@@ -532,6 +535,8 @@ struct Writer {
     next: u64,
     good_len: u64,
     dirty: bool,
+    /// The write-ahead file was replaced but its directory's fsync failed.
+    dir_sync_pending: bool,
     /// (first entry index, byte offset) of record boundaries in the current file, oldest first.
     boundaries: VecDeque<(u64, u64)>,
     publisher: mpsc::Sender<PubMsg>,
@@ -619,7 +624,13 @@ impl Writer {
             self.dirty = false;
         }
         self.wal.append(buf)?;
-        self.wal.sync()
+        self.wal.sync()?;
+        if self.dir_sync_pending {
+            let dir = self.wal_path.parent().unwrap_or(Path::new("."));
+            self.storage.sync_dir(dir)?;
+            self.dir_sync_pending = false;
+        }
+        Ok(())
     }
 
     /// Drops published records from the write-ahead file once they add up to `rotate_bytes`, by an
@@ -639,7 +650,10 @@ impl Writer {
         let Some(tail) = all.get(from..to) else { return };
         let mut contents = wal::encode_header(index);
         contents.extend_from_slice(tail);
-        if let Ok(file) = self.storage.create_wal(&self.wal_path, &contents) {
+        if let Ok((file, synced)) = self.storage.create_wal(&self.wal_path, &contents) {
+            // Until the directory fsync succeeds, the old file may come back after a crash: the next
+            // group retries it before acknowledging anything.
+            self.dir_sync_pending = synced.is_err();
             let shift = offset - wal::HEADER_LEN as u64;
             self.wal = file;
             self.base = index;

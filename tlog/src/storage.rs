@@ -82,8 +82,10 @@ pub trait Storage: Send + Sync {
     /// Opens the write-ahead file, or `None` if it does not exist.
     fn open_wal(&self, path: &Path) -> io::Result<Option<Box<dyn WalFile>>>;
     /// Atomically replaces the write-ahead file with one holding `contents` (temp, fsync, rename, fsync of
-    /// the directory) and opens it for appending.
-    fn create_wal(&self, path: &Path, contents: &[u8]) -> io::Result<Box<dyn WalFile>>;
+    /// the directory) and returns it open for appending. An outer error means `path` still names the old
+    /// file; once renamed, the handle is returned whatever the directory fsync said, with that result
+    /// beside it, so the caller never appends to a file that is no longer at `path`.
+    fn create_wal(&self, path: &Path, contents: &[u8]) -> io::Result<(Box<dyn WalFile>, io::Result<()>)>;
     /// Writes a file durably and atomically: a temp file in `staging`, fsync, rename to `path` (creating
     /// its directories). The directory entry is made durable by [`Storage::sync_dir`].
     fn write_file(&self, staging: &Path, path: &Path, data: &[u8]) -> io::Result<()>;
@@ -141,19 +143,20 @@ impl Storage for DiskStorage {
         }
     }
 
-    fn create_wal(&self, path: &Path, contents: &[u8]) -> io::Result<Box<dyn WalFile>> {
+    fn create_wal(&self, path: &Path, contents: &[u8]) -> io::Result<(Box<dyn WalFile>, io::Result<()>)> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = path.with_extension("new");
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(contents)?;
-            f.sync_all()?;
-        }
+        // The handle is opened before the rename, so it is the file `path` names once the rename is done.
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
         fs::rename(&tmp, path)?;
-        self.sync_dir(dir)?;
-        let mut f = OpenOptions::new().read(true).write(true).open(path)?;
-        f.seek(SeekFrom::End(0))?;
-        Ok(Box::new(DiskWal(f)))
+        Ok((Box::new(DiskWal(f)), self.sync_dir(dir)))
     }
 
     fn write_file(&self, staging: &Path, path: &Path, data: &[u8]) -> io::Result<()> {
@@ -275,13 +278,16 @@ impl Storage for FaultyDisk {
             }) as Box<dyn WalFile>
         }))
     }
-    fn create_wal(&self, path: &Path, contents: &[u8]) -> io::Result<Box<dyn WalFile>> {
+    fn create_wal(&self, path: &Path, contents: &[u8]) -> io::Result<(Box<dyn WalFile>, io::Result<()>)> {
         self.check()?;
-        let inner = DiskStorage.create_wal(path, contents)?;
-        Ok(Box::new(FaultyWal {
-            inner,
-            disk: self.clone(),
-        }))
+        let (inner, synced) = DiskStorage.create_wal(path, contents)?;
+        Ok((
+            Box::new(FaultyWal {
+                inner,
+                disk: self.clone(),
+            }),
+            synced,
+        ))
     }
     fn write_file(&self, staging: &Path, path: &Path, data: &[u8]) -> io::Result<()> {
         self.check()?;
