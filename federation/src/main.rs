@@ -109,6 +109,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         clients_file: runtime.join("clients.toml"),
         providers_file: runtime.join("providers.toml"),
         redis_url: matches!(cli.store, Store::Redis).then(|| cli.redis_url.clone()),
+        instance: "hub".into(),
+        audit_log_dir: cli.keys_dir.join("audit"),
         ..hub::Config::default()
     };
     hub.validate().map_err(anyhow::Error::msg)?;

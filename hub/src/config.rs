@@ -70,6 +70,25 @@ pub struct Config {
     pub provider_breaker_cooldown_secs: u64,
     /// Seconds a failed discovery fetch is remembered before the provider is asked again.
     pub provider_failure_memory_secs: u64,
+    /// This instance's name, unique among the instances of a deployment: it names its audit log. Empty:
+    /// `hub-<listen port>`.
+    pub instance: String,
+    /// Whether assertions are logged (off only for benchmarks measuring the log's cost: then nothing is
+    /// recorded at all).
+    pub audit_log: bool,
+    /// Where each instance's assertion log lives, in `<audit_log_dir>/<instance>`.
+    pub audit_log_dir: PathBuf,
+    /// The log's origin (and its audit key's name); default `<issuer host[:port]>/audit/<instance>`.
+    pub audit_origin: Option<String>,
+    /// The instance's audit key (signed-note signer key); default `<keys_dir>/audit-<instance>.key`,
+    /// made when missing.
+    pub audit_key_file: Option<PathBuf>,
+    /// Publish a signed checkpoint at least this often while entries wait, seconds.
+    pub audit_checkpoint_secs: u64,
+    /// Publish a checkpoint once this many entries wait.
+    pub audit_checkpoint_every: u64,
+    /// Witnesses asked to cosign every checkpoint (tlog-witness).
+    pub audit_witnesses: Vec<crate::audit::log::WitnessConfig>,
 }
 
 impl Default for Config {
@@ -109,6 +128,14 @@ impl Default for Config {
             provider_breaker_failures: 3,
             provider_breaker_cooldown_secs: 30,
             provider_failure_memory_secs: 5,
+            instance: String::new(),
+            audit_log: true,
+            audit_log_dir: "audit-log".into(),
+            audit_origin: None,
+            audit_key_file: None,
+            audit_checkpoint_secs: 1,
+            audit_checkpoint_every: 256,
+            audit_witnesses: Vec::new(),
         }
     }
 }
@@ -147,6 +174,30 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// Where and how this instance writes its assertion log.
+    pub fn audit_settings(&self) -> crate::audit::log::LogSettings {
+        let authority = url::Url::parse(&self.issuer)
+            .ok()
+            .map(|u| match u.port() {
+                Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
+                None => u.host_str().unwrap_or_default().to_string(),
+            })
+            .unwrap_or_default();
+        crate::audit::log::LogSettings {
+            dir: self.audit_log_dir.join(&self.instance),
+            origin: self
+                .audit_origin
+                .clone()
+                .unwrap_or_else(|| format!("{authority}/audit/{}", self.instance)),
+            key_file: self
+                .audit_key_file
+                .clone()
+                .unwrap_or_else(|| self.keys_dir.join(format!("audit-{}.key", self.instance))),
+            checkpoint_interval: std::time::Duration::from_secs(self.audit_checkpoint_secs.max(1)),
+            checkpoint_every: self.audit_checkpoint_every.max(1),
+        }
     }
 
     /// The issuer of identity credentials.

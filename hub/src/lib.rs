@@ -152,14 +152,37 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let mut config = config;
+    if config.instance.is_empty() {
+        config.instance = format!("hub-{}", listener.local_addr()?.port());
+    }
     let state = AppState::from_config(config).await?;
     reload_on_hangup(state.clone());
+    if let Some(log) = &state.audit_log {
+        tracing::info!(
+            instance = %state.config.instance,
+            dir = %log.0.dir().display(),
+            vkey = %log.0.vkey(),
+            "assertion log"
+        );
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(state.config.http_timeout_secs))
+            .build()?;
+        audit::log::push_to_witnesses(
+            log.clone(),
+            state.config.audit_witnesses.clone(),
+            http,
+            std::time::Duration::from_secs(state.config.audit_checkpoint_secs.max(1)),
+        );
+    }
     let limits = serve::Limits {
         max_connections: state.config.max_connections,
         max_connections_per_ip: state.config.max_connections_per_ip,
         header_read_timeout: std::time::Duration::from_secs(state.config.header_read_timeout_secs),
         ..serve::Limits::default()
     };
-    serve::serve(listener, router(state), limits, shutdown).await?;
+    serve::serve(listener, router(state.clone()), limits, shutdown).await?;
+    // A final checkpoint: everything durable is published.
+    state.audit.close().await;
     Ok(())
 }

@@ -133,6 +133,8 @@ pub struct Inner {
     pub client_keys: JwksCache,
     /// Rate limits per client address and per service.
     pub limiter: crate::http::rate::Limiter,
+    /// The assertion log, when this instance writes one.
+    pub audit_log: Option<crate::audit::log::LogHandle>,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
@@ -152,13 +154,24 @@ impl AppState {
         let clients = ClientRegistry::load(&config.clients_file)?;
         let providers = ProviderRegistry::load(&config.providers_file)?;
         let keys = HubKeys::load_or_generate(&config.keys_dir)?;
-        let seams = Seams::from_config(&config)?;
+        let mut seams = Seams::from_config(&config)?;
+        let mut audit_log = None;
+        if config.audit_log {
+            let handle =
+                crate::audit::log::LogHandle(Arc::new(crate::audit::log::AuditLog::open(&config.audit_settings())?));
+            seams.audit = Arc::new(handle.clone());
+            audit_log = Some(handle);
+        }
         if config.redis_url.is_some() {
             if let Err(e) = seams.store.ping().await {
                 tracing::warn!(error = %e, "Redis does not answer yet; serving 'try again' until it does");
             }
         }
-        Ok(Self::new(config, clients, providers, keys, seams))
+        let mut state = Self::new(config, clients, providers, keys, seams);
+        if let Some(inner) = Arc::get_mut(&mut state.0) {
+            inner.audit_log = audit_log;
+        }
+        Ok(state)
     }
 
     /// Builds the state from parts (tests swap the seams).
@@ -171,6 +184,7 @@ impl AppState {
     ) -> Self {
         let seal = keys.seal.clone();
         Self(Arc::new(Inner {
+            audit_log: None,
             limiter: crate::http::rate::Limiter::new(config.rate_per_ip, config.rate_per_client, config.rate_limits),
             upstreams: Upstreams::new(
                 seams.outbound.clone(),

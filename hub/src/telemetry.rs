@@ -37,6 +37,20 @@ pub fn backchannel(delivered: bool, attempts: u32) {
     metrics::counter!("hub_backchannel_logout_attempts_total").increment(u64::from(attempts));
 }
 
+/// Times an audit append (durable on return) and counts failures.
+pub fn audit_append(took: std::time::Duration, ok: bool) {
+    metrics::histogram!("hub_audit_append_seconds").record(took.as_secs_f64());
+    if !ok {
+        metrics::counter!("hub_audit_append_failures_total").increment(1);
+    }
+}
+
+/// Counts checkpoints a witness cosigned (`true`) or did not.
+pub fn witness(cosigned: bool) {
+    let outcome = if cosigned { "cosigned" } else { "failed" };
+    metrics::counter!("hub_audit_witness_total", "outcome" => outcome).increment(1);
+}
+
 /// Counts registry reloads by outcome (`applied` or `refused`).
 pub fn registry_reload(outcome: &'static str) {
     metrics::counter!("hub_registry_reloads_total", "outcome" => outcome).increment(1);

@@ -265,10 +265,11 @@ public_key = """
         )?;
         let redis_prefix = (options.store == StoreKind::Redis).then(random_prefix);
         let mut hub_toml = format!(
-            "issuer = \"{hub}\"\nkeys_dir = \"{}\"\nclients_file = \"{}\"\nproviders_file = \"{}\"\n",
+            "issuer = \"{hub}\"\nkeys_dir = \"{}\"\nclients_file = \"{}\"\nproviders_file = \"{}\"\naudit_log_dir = \"{}\"\n",
             p("hub-keys").display(),
             p("clients.toml").display(),
-            p("providers.toml").display()
+            p("providers.toml").display(),
+            p("audit").display()
         );
         if let Some(prefix) = &redis_prefix {
             hub_toml.push_str(&format!(

@@ -6,6 +6,8 @@
 //! [`NoAudit`] and [`RecordingAudit`] are the sinks of tests and of a hub without an audit log.
 
 pub mod event;
+pub mod log;
+pub mod query;
 
 pub use event::{Fact, ProviderOutcome};
 
@@ -38,6 +40,9 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
     fn healthy(&self) -> bool {
         true
     }
+
+    /// Publishes what is durable and closes (at shutdown).
+    async fn close(&self) {}
 }
 
 /// A shared sink handle.
