@@ -89,6 +89,55 @@ pub struct Config {
     pub audit_checkpoint_every: u64,
     /// Witnesses asked to cosign every checkpoint (tlog-witness).
     pub audit_witnesses: Vec<crate::audit::log::WitnessConfig>,
+    /// The auditor view: its own listener, its own credentials, read-only.
+    pub auditor: AuditorConfig,
+}
+
+/// The auditor view's settings (issue "a transparency log": auditors' web view).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditorConfig {
+    /// Whether this instance serves the auditor view.
+    pub enabled: bool,
+    /// Where it listens: its own address, never the services' listener.
+    pub listen: String,
+    /// Who may sign in: a name and the Argon2id hash of a password (`keys hash-secret`).
+    pub users: Vec<AuditorUser>,
+    /// Other instances' logs to show beside this instance's own: a directory each, with the verifier
+    /// key its checkpoints must verify with (else the `vkey` file in the directory).
+    pub logs: Vec<AuditorLog>,
+    /// How often the view reads new entries and verifies the logs, seconds.
+    pub refresh_secs: u64,
+}
+
+impl Default for AuditorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: "127.0.0.1:8081".into(),
+            users: Vec::new(),
+            logs: Vec::new(),
+            refresh_secs: 5,
+        }
+    }
+}
+
+/// One auditor's sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditorUser {
+    pub name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A log the auditor view shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditorLog {
+    pub dir: PathBuf,
+    #[serde(default)]
+    pub vkey: Option<String>,
 }
 
 impl Default for Config {
@@ -136,6 +185,7 @@ impl Default for Config {
             audit_checkpoint_secs: 1,
             audit_checkpoint_every: 256,
             audit_witnesses: Vec::new(),
+            auditor: AuditorConfig::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 #[cfg(test)]
 mod architecture;
 pub mod audit;
+pub mod auditor;
 pub mod carry_out;
 pub mod clock;
 pub mod config;
@@ -181,7 +182,29 @@ pub async fn run(
         header_read_timeout: std::time::Duration::from_secs(state.config.header_read_timeout_secs),
         ..serve::Limits::default()
     };
-    serve::serve(listener, router(state.clone()), limits, shutdown).await?;
+    // One shutdown for every listener.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    if state.config.auditor.enabled {
+        let addr = state.config.auditor.listen.clone();
+        let auditor = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("field auditor.listen: cannot listen on {addr}: {e}"))?;
+        tracing::info!(address = %auditor.local_addr()?, "auditor view");
+        let (state, rx) = (state.clone(), stopped.clone());
+        tokio::spawn(async move {
+            if let Err(e) = auditor::serve(state, auditor, until_stopped(rx)).await {
+                tracing::error!(error = %e, "auditor view stopped");
+            }
+        });
+    }
+    serve::serve(listener, router(state.clone()), limits, until_stopped(stopped)).await?;
     // A final checkpoint: everything durable is published.
     state.audit.close().await;
     Ok(())
