@@ -1,6 +1,7 @@
-//! `hub`: reads configuration (file, then `HUB_*` environment, then flags) and serves the hub.
+//! `hub`: reads configuration (file, then `HUB_*` environment, then flags) and serves the hub; `hub audit
+//! …` is the auditor's command line over assertion logs.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -21,6 +22,17 @@ struct Cli {
     /// A Redis URL (overrides the file); without one the embedded memory store is used.
     #[arg(long)]
     redis_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The auditor's commands over assertion logs: verify, query, export, prove, check-proof.
+    Audit {
+        #[command(subcommand)]
+        command: hub::audit::cli::AuditCommand,
+    },
 }
 
 #[tokio::main]
@@ -32,7 +44,17 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    if let Some(Command::Audit { command }) = cli.command {
+        return match hub::audit::cli::run(command) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hub audit: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hub: {e:#}");

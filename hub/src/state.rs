@@ -157,10 +157,18 @@ impl AppState {
         let mut seams = Seams::from_config(&config)?;
         let mut audit_log = None;
         if config.audit_log {
-            let handle =
-                crate::audit::log::LogHandle(Arc::new(crate::audit::log::AuditLog::open(&config.audit_settings())?));
-            seams.audit = Arc::new(handle.clone());
-            audit_log = Some(handle);
+            match crate::audit::log::AuditLog::open(&config.audit_settings()) {
+                Ok(log) => {
+                    let handle = crate::audit::log::LogHandle(Arc::new(log));
+                    seams.audit = Arc::new(handle.clone());
+                    audit_log = Some(handle);
+                }
+                // Serve "try again" until the log can be written, as for a Redis that is not up yet.
+                Err(e) => {
+                    tracing::error!(error = %e, "the audit log cannot be opened; nothing is asserted until it can");
+                    seams.audit = Arc::new(crate::audit::log::Opening::new(config.audit_settings()));
+                }
+            }
         }
         if config.redis_url.is_some() {
             if let Err(e) = seams.store.ping().await {

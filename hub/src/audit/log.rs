@@ -162,6 +162,75 @@ impl AuditSink for LogHandle {
     }
 }
 
+/// The log of a hub whose log directory could not be opened at start (a read-only or full disk, a
+/// missing mount): it asserts nothing ("no audit, no assertion"), `/readyz` fails, and it tries to open
+/// the log again at most every few seconds, so the hub recovers by itself once the disk is back.
+pub struct Opening {
+    settings: LogSettings,
+    opened: std::sync::Mutex<Option<LogHandle>>,
+    last_try: std::sync::Mutex<std::time::Instant>,
+}
+
+impl std::fmt::Debug for Opening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opening")
+            .field("dir", &self.settings.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How often a log that could not be opened is tried again.
+const REOPEN_EVERY: Duration = Duration::from_secs(5);
+
+impl Opening {
+    /// A sink that opens the log when it can.
+    pub fn new(settings: LogSettings) -> Self {
+        Self {
+            settings,
+            opened: std::sync::Mutex::new(None),
+            last_try: std::sync::Mutex::new(std::time::Instant::now()),
+        }
+    }
+
+    fn log(&self) -> Option<LogHandle> {
+        let mut opened = self.opened.lock().ok()?;
+        if opened.is_none() {
+            let mut last = self.last_try.lock().ok()?;
+            if last.elapsed() >= REOPEN_EVERY {
+                *last = std::time::Instant::now();
+                match AuditLog::open(&self.settings) {
+                    Ok(log) => *opened = Some(LogHandle(Arc::new(log))),
+                    Err(e) => tracing::error!(error = %e, "the audit log still cannot be opened; nothing is asserted"),
+                }
+            }
+        }
+        opened.clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditSink for Opening {
+    async fn record(&self, entry: Entry) -> Result<(), AuditError> {
+        match self.log() {
+            Some(log) => log.record(entry).await,
+            None => Err(AuditError(format!(
+                "the audit log {} cannot be opened",
+                self.settings.dir.display()
+            ))),
+        }
+    }
+
+    fn healthy(&self) -> bool {
+        self.log().is_some_and(|l| l.healthy())
+    }
+
+    async fn close(&self) {
+        if let Some(log) = self.log() {
+            log.close().await;
+        }
+    }
+}
+
 /// A witness the log asks to cosign its checkpoints (tlog-witness).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
