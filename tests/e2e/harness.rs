@@ -265,12 +265,14 @@ public_key = """
         )?;
         let redis_prefix = (options.store == StoreKind::Redis).then(random_prefix);
         let mut hub_toml = format!(
-            "issuer = \"{hub}\"\nkeys_dir = \"{}\"\nclients_file = \"{}\"\nproviders_file = \"{}\"\naudit_log_dir = \"{}\"\n",
+            "issuer = \"{hub}\"\nkeys_dir = \"{}\"\nclients_file = \"{}\"\nproviders_file = \"{}\"\n",
             p("hub-keys").display(),
             p("clients.toml").display(),
             p("providers.toml").display(),
-            p("audit").display()
         );
+        if !options.hub_config.contains("audit_log_dir") {
+            hub_toml.push_str(&format!("audit_log_dir = \"{}\"\n", p("audit").display()));
+        }
         if let Some(prefix) = &redis_prefix {
             hub_toml.push_str(&format!(
                 "redis_url = \"{}\"\nredis_prefix = \"{prefix}\"\n",
@@ -343,6 +345,17 @@ public_key = """
         let base = format!("http://127.0.0.1:{port}");
         wait_healthy(&base).await?;
         Ok(base)
+    }
+
+    /// The first hub instance's assertion log (instance `hub-<port>`, the default name).
+    pub fn audit_log_dir(&self) -> PathBuf {
+        let port = self.hub.rsplit(':').next().unwrap_or_default();
+        self.audit_log_dir_of(&format!("hub-{port}"))
+    }
+
+    /// The assertion log of a named instance.
+    pub fn audit_log_dir_of(&self, instance: &str) -> PathBuf {
+        self._dir.path().join("audit").join(instance)
     }
 
     /// The path of one of the federation's configuration files (`clients.toml`, `providers.toml`, …).

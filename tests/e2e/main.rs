@@ -3,6 +3,7 @@
 
 mod accessibility;
 mod attacks;
+mod audit;
 mod browser;
 mod concurrency;
 mod faults;

@@ -1,0 +1,508 @@
+//! The assertion log as auditors see it, through `hub audit …` on logs the real hub wrote: tampering of
+//! every kind is found and named; a hub killed mid-burst leaves a log that verifies with every code's
+//! "assertion issued" entry; a full or read-only disk means no code; a P2 journey in a browser leaves no
+//! personal data in the log; a witness cosigns.
+
+use crate::{
+    flows::{authorize_url, code_of, finish, to_provider_page, Pkce},
+    harness::{binary, Agent, Federation, Options, StoreKind, TEST_REDIRECT},
+};
+use anyhow::{anyhow, ensure, Context, Result};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use sha2::{Digest, Sha256};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+/// `hub audit <args>`: (succeeded, stdout + stderr).
+fn audit(args: &[&str]) -> Result<(bool, String)> {
+    let out = Command::new(binary("hub")?).arg("audit").args(args).output()?;
+    Ok((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+/// The log's published size, from its checkpoint file.
+fn size_of(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join("checkpoint"))
+        .ok()
+        .and_then(|c| c.lines().nth(1).and_then(|l| l.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Waits until the published log holds at least `n` entries.
+async fn published(dir: &Path, n: u64) -> Result<()> {
+    for _ in 0..200 {
+        if size_of(dir) >= n {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(anyhow!(
+        "{} never published {n} entries (has {})",
+        dir.display(),
+        size_of(dir)
+    ))
+}
+
+/// One whole sign-in of the test client; returns the journey id the hub named on its pages.
+async fn sign_in(fed: &Federation) -> Result<(String, String)> {
+    let mut agent = Agent::new()?;
+    let page = to_provider_page(&mut agent, &authorize_url(fed, &Pkce::new(), &[]), "stub-a").await?;
+    let journey = agent
+        .history
+        .iter()
+        .find_map(|u| {
+            u.split("journey=")
+                .nth(1)
+                .map(|j| j.split('&').next().unwrap_or(j).to_string())
+        })
+        .ok_or_else(|| anyhow!("no journey in {:?}", agent.history))?;
+    let code = code_of(fed, &finish(&mut agent, &page, "success").await?)?;
+    Ok((journey, code))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a bundle (big-endian uint16 length, then the bytes).
+fn bundle(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 2 <= bytes.len() {
+        let n = usize::from(u16::from_be_bytes([bytes[i], bytes[i + 1]]));
+        out.push(bytes[i + 2..(i + 2 + n).min(bytes.len())].to_vec());
+        i += 2 + n;
+    }
+    out
+}
+
+fn unbundle(entries: &[Vec<u8>]) -> Vec<u8> {
+    entries
+        .iter()
+        .flat_map(|e| (e.len() as u16).to_be_bytes().into_iter().chain(e.iter().copied()))
+        .collect()
+}
+
+#[tokio::test]
+async fn verify_finds_and_names_every_kind_of_tampering_and_an_untouched_log_verifies() -> Result<()> {
+    let fed = Federation::start(StoreKind::Memory).await?;
+    for _ in 0..3 {
+        sign_in(&fed).await?;
+    }
+    let dir = fed.audit_log_dir();
+    published(&dir, 12).await?;
+    let vkey = std::fs::read_to_string(dir.join("vkey"))?.trim().to_string();
+    let work = tempfile::tempdir()?;
+    let pristine = work.path().join("pristine");
+    copy_dir(&dir, &pristine)?;
+    let size = size_of(&pristine);
+    ensure!(size < 256, "the test expects one partial tile, got {size} entries");
+    let (ok, out) = audit(&["verify", "--log", &pristine.display().to_string(), "--vkey", &vkey])?;
+    ensure!(ok, "an untouched log does not verify:\n{out}");
+
+    let bundle_path = format!("tile/entries/000.p/{size}");
+    let tile_path = format!("tile/0/000.p/{size}");
+    type Tamper = Box<dyn Fn(&Path) -> Result<()>>;
+    let edit_bundle = |f: Box<dyn Fn(&mut Vec<Vec<u8>>)>| -> Tamper {
+        let path = bundle_path.clone();
+        Box::new(move |d: &Path| {
+            let file = d.join(&path);
+            let mut entries = bundle(&std::fs::read(&file).with_context(|| file.display().to_string())?);
+            f(&mut entries);
+            std::fs::write(&file, unbundle(&entries))?;
+            Ok(())
+        })
+    };
+    let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "a byte of an entry",
+            edit_bundle(Box::new(|e| {
+                if let Some(b) = e[2].iter_mut().find(|b| b.is_ascii_lowercase()) {
+                    *b = b.to_ascii_uppercase();
+                }
+            })),
+            "entry 2",
+        ),
+        (
+            "a byte of a tile",
+            Box::new({
+                let p = tile_path.clone();
+                move |d: &Path| {
+                    let file = d.join(&p);
+                    let mut bytes = std::fs::read(&file)?;
+                    bytes[40] ^= 0x01;
+                    std::fs::write(&file, bytes)?;
+                    Ok(())
+                }
+            }),
+            "tile/0/000.p",
+        ),
+        ("an entry deleted", edit_bundle(Box::new(|e| drop(e.remove(3)))), "entr"),
+        (
+            "two entries swapped",
+            edit_bundle(Box::new(|e| e.swap(4, 5))),
+            "entry 4",
+        ),
+        (
+            "the tail cut",
+            Box::new({
+                let p = bundle_path.clone();
+                move |d: &Path| {
+                    let file = d.join(&p);
+                    let bytes = std::fs::read(&file)?;
+                    std::fs::write(&file, &bytes[..bytes.len() - 40])?;
+                    Ok(())
+                }
+            }),
+            "tile/entries/000.p",
+        ),
+        (
+            "a forged checkpoint",
+            Box::new(|d: &Path| {
+                let file = d.join("checkpoint");
+                let text = std::fs::read_to_string(&file)?;
+                let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+                lines[2] = URL_SAFE_NO_PAD.encode([7u8; 32]).replace('-', "+").replace('_', "/") + "=";
+                std::fs::write(&file, lines.join("\n") + "\n")?;
+                Ok(())
+            }),
+            "checkpoint",
+        ),
+    ];
+    for (what, tamper, place) in cases {
+        let copy = work.path().join(what.replace(' ', "-"));
+        copy_dir(&pristine, &copy)?;
+        tamper(&copy)?;
+        let (ok, out) = audit(&["verify", "--log", &copy.display().to_string(), "--vkey", &vkey])?;
+        ensure!(!ok, "{what}: verify passed:\n{out}");
+        ensure!(
+            out.contains(place),
+            "{what}: the output does not name {place:?}:\n{out}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hub_killed_in_a_burst_leaves_a_log_that_verifies_with_every_codes_assertion() -> Result<()> {
+    // One named instance, so the restarted hub recovers the same log.
+    let mut fed = Federation::start_with(Options {
+        store: StoreKind::Redis,
+        hub_config: "instance = \"hub-a\"".into(),
+        ..Options::default()
+    })
+    .await?;
+    let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<String>::new()));
+    let mut burst = Vec::new();
+    for _ in 0..8 {
+        let (received, journeys) = (received.clone(), {
+            let urls: Vec<String> = (0..50).map(|_| authorize_url(&fed, &Pkce::new(), &[])).collect();
+            urls
+        });
+        burst.push(tokio::spawn(async move {
+            for url in journeys {
+                let Ok(mut agent) = Agent::new() else { break };
+                let Ok(page) = to_provider_page(&mut agent, &url, "stub-a").await else {
+                    break;
+                };
+                let journey = agent.history.iter().find_map(|u| {
+                    u.split("journey=")
+                        .nth(1)
+                        .map(|j| j.split('&').next().unwrap_or(j).to_string())
+                });
+                let Ok(done) = finish(&mut agent, &page, "success").await else {
+                    break;
+                };
+                let got_code = done.location.as_deref().unwrap_or_default().starts_with(TEST_REDIRECT)
+                    && done.location_params().contains_key("code");
+                if let (true, Some(j)) = (got_code, journey) {
+                    received.lock().await.push(j);
+                }
+            }
+        }));
+    }
+    for _ in 0..200 {
+        if received.lock().await.len() >= 15 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    fed.signal_hub("KILL")?;
+    for b in burst {
+        let _ = b.await;
+    }
+    let received = received.lock().await.clone();
+    ensure!(!received.is_empty(), "no code before the kill");
+    // As the hub died the log may be mid-write; the published part verifies as it is.
+    let dir = fed.audit_log_dir_of("hub-a");
+    let vkey = std::fs::read_to_string(dir.join("vkey"))?.trim().to_string();
+    let (ok, out) = audit(&["verify", "--log", &dir.display().to_string(), "--vkey", &vkey])?;
+    ensure!(ok, "the log left by the kill does not verify:\n{out}");
+    // Restarted, the instance recovers its log and publishes everything that was durable.
+    fed.start_another_hub().await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (ok, out) = audit(&["verify", "--log", &dir.display().to_string(), "--vkey", &vkey])?;
+    ensure!(ok, "the recovered log does not verify:\n{out}");
+    let (ok, out) = audit(&[
+        "query",
+        "--log",
+        &dir.display().to_string(),
+        "--vkey",
+        &vkey,
+        "--event",
+        "assertion_issued",
+        "--format",
+        "jsonl",
+    ])?;
+    ensure!(ok, "{out}");
+    for journey in &received {
+        let hashed = URL_SAFE_NO_PAD.encode(Sha256::digest(journey.as_bytes()));
+        ensure!(
+            out.contains(&format!("\"journey\":\"{hashed}\"")),
+            "a code the service received has no assertion_issued entry (journey {hashed})"
+        );
+    }
+    Ok(())
+}
+
+/// A small filesystem for the audit log, unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Result<Self> {
+        std::fs::create_dir_all(at)?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .context("mount")?
+            .success();
+        ensure!(
+            ok,
+            "mounting a tmpfs at {} (the test needs root, as CI runs)",
+            at.display()
+        );
+        Ok(Self(at.to_path_buf()))
+    }
+
+    fn fill(&self) {
+        let _ = Command::new("dd")
+            .args(["if=/dev/zero", "bs=4k", "count=100000"])
+            .arg(format!("of={}", self.0.join("filler").display()))
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+
+    fn mount_read_only(at: &Path) -> Result<Self> {
+        std::fs::create_dir_all(at)?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,ro", "tmpfs"])
+            .arg(at)
+            .status()
+            .context("mount")?
+            .success();
+        ensure!(
+            ok,
+            "mounting a read-only tmpfs at {} (the test needs root, as CI runs)",
+            at.display()
+        );
+        Ok(Self(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_or_read_only_log_disk_means_no_code_and_temporarily_unavailable() -> Result<()> {
+    for fault in ["full", "read-only"] {
+        let place = tempfile::tempdir()?;
+        let disk = match fault {
+            "full" => SmallDisk::mount(&place.path().join("disk"), "2m")?,
+            _ => SmallDisk::mount_read_only(&place.path().join("disk"))?,
+        };
+        let fed = Federation::start_with(Options {
+            hub_config: format!("audit_log_dir = \"{}\"", disk.0.display()),
+            ..Options::default()
+        })
+        .await?;
+        if fault == "full" {
+            sign_in(&fed).await?;
+            disk.fill();
+        }
+        // Until the log's last page is full a write may still fit; once one fails, no code is issued.
+        let mut refused = None;
+        for _ in 0..20 {
+            let mut agent = Agent::new()?;
+            let page = to_provider_page(&mut agent, &authorize_url(&fed, &Pkce::new(), &[]), "stub-a").await?;
+            let seen = finish(&mut agent, &page, "success").await?;
+            let coded = agent
+                .history
+                .iter()
+                .any(|u| u.starts_with(TEST_REDIRECT) && u.contains("code="))
+                || seen.location_params().contains_key("code");
+            if !coded {
+                refused = Some(seen);
+                break;
+            }
+            ensure!(fault == "full", "{fault}: a code was issued");
+        }
+        let seen = refused.ok_or_else(|| anyhow!("{fault}: codes kept being issued"))?;
+        let said = seen.location_params().get("error").cloned();
+        ensure!(
+            seen.status == 503 || said.as_deref() == Some("temporarily_unavailable"),
+            "{fault}: {} {:?}",
+            seen.status,
+            seen.location
+        );
+        let ready = reqwest::get(format!("{}/readyz", fed.hub)).await?.status().as_u16();
+        ensure!(ready == 503, "{fault}: /readyz {ready}");
+        drop(fed);
+        drop(disk);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_witness_cosigns_the_logs_checkpoints_and_the_served_checkpoint_carries_it() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let key = work.path().join("witness.key");
+    let made = Command::new(binary("witness")?)
+        .args(["keygen", "--name", "witness.test/w1", "--out"])
+        .arg(&key)
+        .output()?;
+    ensure!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let wvkey = String::from_utf8_lossy(&made.stdout)
+        .lines()
+        .find(|l| l.starts_with("witness.test/w1+"))
+        .ok_or_else(|| anyhow!("no vkey printed: {}", String::from_utf8_lossy(&made.stdout)))?
+        .to_string();
+    // The witness starts once the hub has made its log key; the hub retries until it answers.
+    let port = crate::harness::free_port()?;
+    let log_key = work.path().join("audit.key");
+    let fed = Federation::start_with(Options {
+        hub_config: format!(
+            "instance = \"w\"\naudit_key_file = \"{}\"\naudit_witnesses = [{{ url = \"http://127.0.0.1:{port}\", vkey = \"{wvkey}\" }}]",
+            log_key.display()
+        ),
+        ..Options::default()
+    })
+    .await?;
+    let dir = fed.audit_log_dir_of("w");
+    let vkey = std::fs::read_to_string(dir.join("vkey"))?.trim().to_string();
+    let mut witness = Command::new(binary("witness")?)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--key"])
+        .arg(&key)
+        .arg("--state")
+        .arg(work.path().join("witness-state.json"))
+        .args(["--log", &vkey])
+        .spawn()?;
+    sign_in(&fed).await?;
+    let mut cosigned = false;
+    for _ in 0..100 {
+        let served = std::fs::read_to_string(dir.join("checkpoint")).unwrap_or_default();
+        if served.contains("— witness.test/w1 ") {
+            cosigned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = witness.kill();
+    let _ = witness.wait();
+    ensure!(
+        cosigned,
+        "the served checkpoint never carried the witness's cosignature"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn inclusion_proofs_check_offline_with_only_the_verifier_key() -> Result<()> {
+    let fed = Federation::start(StoreKind::Memory).await?;
+    sign_in(&fed).await?;
+    let dir = fed.audit_log_dir();
+    published(&dir, 4).await?;
+    let vkey = std::fs::read_to_string(dir.join("vkey"))?.trim().to_string();
+    let work = tempfile::tempdir()?;
+    let (ok, out) = audit(&[
+        "query",
+        "--log",
+        &dir.display().to_string(),
+        "--vkey",
+        &vkey,
+        "--event",
+        "assertion_issued",
+        "--format",
+        "jsonl",
+    ])?;
+    ensure!(ok, "{out}");
+    let found: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or_default())?;
+    let index = found["index"].as_u64().ok_or_else(|| anyhow!("no index: {found}"))?;
+    let proof = work.path().join("entry.tlog-proof");
+    let (ok, out) = audit(&[
+        "prove",
+        "--log",
+        &dir.display().to_string(),
+        "--vkey",
+        &vkey,
+        "--index",
+        &index.to_string(),
+        "--out",
+        &proof.display().to_string(),
+    ])?;
+    ensure!(ok, "{out}");
+    // The entry's exact bytes, as the log holds them.
+    let (_, entries) = tlog::read::read_entries(&dir, &vkey)?;
+    let bytes = entries
+        .filter_map(Result::ok)
+        .find(|(i, _)| *i == index)
+        .map(|(_, b)| b)
+        .ok_or_else(|| anyhow!("no entry {index}"))?;
+    let entry = work.path().join("entry.json");
+    std::fs::write(&entry, &bytes)?;
+    let elsewhere = work.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere)?;
+    std::fs::copy(&proof, elsewhere.join("entry.tlog-proof"))?;
+    let (ok, out) = audit(&[
+        "check-proof",
+        &elsewhere.join("entry.tlog-proof").display().to_string(),
+        "--vkey",
+        &vkey,
+        "--entry",
+        &entry.display().to_string(),
+    ])?;
+    ensure!(ok, "the proof does not check:\n{out}");
+    std::fs::write(&entry, [bytes.as_slice(), b" "].concat())?;
+    let (ok, _) = audit(&[
+        "check-proof",
+        &elsewhere.join("entry.tlog-proof").display().to_string(),
+        "--vkey",
+        &vkey,
+        "--entry",
+        &entry.display().to_string(),
+    ])?;
+    ensure!(!ok, "a changed entry passed its proof");
+    Ok(())
+}
