@@ -121,6 +121,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Run the hub at `RUST_LOG=debug` and keep what it logs (see [`Federation::hub_log`]).
     pub capture_hub_log: bool,
+    /// Start idp-stub with `--non-interactive <persona>`: it answers every sign-in at once, without its page.
+    pub stub_non_interactive: Option<String>,
 }
 
 impl Default for Options {
@@ -131,6 +133,7 @@ impl Default for Options {
             extra_providers: String::new(),
             redis_url: None,
             capture_hub_log: false,
+            stub_non_interactive: None,
         }
     }
 }
@@ -286,15 +289,14 @@ public_key = """
             _dir: dir,
         };
         let dir = fed._dir.path().to_path_buf();
-        fed.spawn(
-            "idp-stub",
-            &[
-                "--config",
-                &dir.join("idp-stub.toml").display().to_string(),
-                "--listen",
-                &format!("127.0.0.1:{stub_port}"),
-            ],
-        )?;
+        let stub_config = dir.join("idp-stub.toml").display().to_string();
+        let stub_listen = format!("127.0.0.1:{stub_port}");
+        // The tests force outcomes and read what the stub received: its test endpoints are on.
+        let mut stub_args = vec!["--config", &stub_config, "--listen", &stub_listen, "--test-endpoints"];
+        if let Some(persona) = &options.stub_non_interactive {
+            stub_args.extend(["--non-interactive", persona.as_str()]);
+        }
+        fed.spawn("idp-stub", &stub_args)?;
         fed.spawn(
             "hub",
             &[
@@ -354,6 +356,15 @@ public_key = """
             bail!("kill -s {signal} failed");
         }
         Ok(())
+    }
+
+    /// The process ids of the federation's processes named `name` (`hub`, `idp-stub`, `rp-example`).
+    pub fn pids(&self, name: &str) -> Vec<u32> {
+        self.children
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, child)| child.id())
+            .collect()
     }
 
     /// Everything the hub has logged so far, with [`Options::capture_hub_log`] (empty otherwise).
