@@ -44,6 +44,8 @@ pub fn resolve(pids: &[(String, u32)], names: &[String]) -> Vec<Watched> {
             let found = find_by_name(proc_root, name);
             if !found.is_empty() {
                 by_name.insert(name.to_string(), found);
+            } else if names.iter().any(|n| n == name) {
+                eprintln!("loadgen: no running process is named {name:?}; its CPU is not accounted");
             }
         }
     }
