@@ -183,6 +183,8 @@ async fn progress(control: Arc<Control>, label: &'static str) {
             eprintln!("loadgen: warming up");
             continue;
         }
+        // The first interval measured starts with the measuring, not with the warm-up.
+        last.0 = last.0.max(control.measure_from);
         let done = control.completed.load(Ordering::Relaxed);
         let failed = control.failed.load(Ordering::Relaxed);
         let rate = (done - last.1.min(done)) as f64 / now.duration_since(last.0).as_secs_f64();
