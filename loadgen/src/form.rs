@@ -60,11 +60,35 @@ fn hidden_fields(form: ElementRef<'_>) -> Result<Form, FormError> {
     })
 }
 
+/// Where `needle` (ASCII) starts in `haystack`, ignoring ASCII case.
+fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Each `<form>…</form>` of a page, parsed on its own: forms do not nest, and the rest of a GOV.UK page
+/// (header, crown, footer) is most of its bytes and never holds a field, so it is not parsed at all.
+fn forms(html: &str) -> impl Iterator<Item = Html> + '_ {
+    const END: &str = "</form>";
+    let mut rest = html;
+    std::iter::from_fn(move || {
+        let start = find_ignore_case(rest, "<form")?;
+        let end = find_ignore_case(&rest[start..], END).map_or(rest.len(), |e| start + e + END.len());
+        let fragment = Html::parse_fragment(&rest[start..end]);
+        rest = &rest[end..];
+        Some(fragment)
+    })
+}
+
 /// The choice page's form (the one with `provider` radios), with `provider` chosen.
 pub fn choice(html: &str, provider: &str) -> Result<Form, FormError> {
-    let doc = Html::parse_document(html);
-    let radios = get(&PROVIDER)?;
-    for form in doc.select(get(&FORM)?) {
+    let (form_sel, radios) = (get(&FORM)?, get(&PROVIDER)?);
+    for fragment in forms(html) {
+        let Some(form) = fragment.select(form_sel).next() else {
+            continue;
+        };
         let mut offered = form.select(radios).peekable();
         if offered.peek().is_none() {
             continue;
@@ -84,15 +108,15 @@ pub fn choice(html: &str, provider: &str) -> Result<Form, FormError> {
 
 /// The consent page's form whose button is `decision=accept`, with that decision.
 pub fn consent(html: &str) -> Result<Form, FormError> {
-    let doc = Html::parse_document(html);
-    let accept = get(&ACCEPT)?;
-    let form = doc
-        .select(get(&FORM)?)
-        .find(|f| f.select(accept).next().is_some())
-        .ok_or(FormError::NoForm("consent"))?;
-    let mut submit = hidden_fields(form)?;
-    submit.fields.push(("decision".into(), "accept".into()));
-    Ok(submit)
+    let (form_sel, accept) = (get(&FORM)?, get(&ACCEPT)?);
+    for fragment in forms(html) {
+        if let Some(form) = fragment.select(form_sel).find(|f| f.select(accept).next().is_some()) {
+            let mut submit = hidden_fields(form)?;
+            submit.fields.push(("decision".into(), "accept".into()));
+            return Ok(submit);
+        }
+    }
+    Err(FormError::NoForm("consent"))
 }
 
 #[cfg(test)]
@@ -110,8 +134,9 @@ mod tests {
   <input name="note" type="text" value="not hidden">
   <button type="submit" id="continue">Continue</button>
 </form>
-<form method="post" action="/cancel"><input type="hidden" name="journey" value="j-123">
-  <button type="submit">Return</button></form>
+<FORM method="post" action="/cancel"><input type="hidden" name="journey" value="j-123">
+  <button type="submit">Return</button></FORM>
+<footer><form action="/search"><input type="hidden" name="q" value="unclosed">
 </body></html>"#;
 
     #[test]
@@ -151,5 +176,9 @@ mod tests {
             vec![("journey".into(), "j".into()), ("decision".into(), "accept".into())]
         );
         assert_eq!(consent(CHOICE), Err(FormError::NoForm("consent")));
+        let cancel = forms(CHOICE).nth(1).unwrap();
+        let form = hidden_fields(cancel.select(get(&FORM).unwrap()).next().unwrap()).unwrap();
+        assert_eq!(form.action, "/cancel", "forms are found whatever their case");
+        assert_eq!(forms(CHOICE).count(), 3, "an unclosed form runs to the end of the page");
     }
 }
