@@ -134,6 +134,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         bind(cli.rp_port).await?,
     );
 
+    // The demo's stub lets a tester force outcomes and see requests, but only where nobody else can reach.
+    stub.test_endpoints = stub_l.local_addr()?.ip().is_loopback();
+    if !stub.test_endpoints {
+        println!("idp-stub test endpoints (/{{provider}}/config, /_requests) are off: not on loopback");
+    }
+
     let (stop, rx) = watch::channel(false);
     let stub_task = tokio::spawn(idp_stub::run(stub, stub_l, shutdown(rx.clone())));
     let hub_task = tokio::spawn(hub::run(hub, hub_l, shutdown(rx.clone())));

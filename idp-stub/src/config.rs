@@ -1,9 +1,10 @@
 //! The stub's one typed configuration (STYLE.md §7): read once from TOML, overridable from the command line,
 //! validated at start-up with errors that name the entry and field.
 
+use crate::{outcome::Outcome, personas};
 use anyhow::{bail, Context as _};
 use serde::Deserialize;
-use std::{collections::HashSet, path::PathBuf};
+use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
 
 /// Everything the stub needs to run: where it is reachable, where its keys live, the providers it plays and
 /// the clients (the hub) allowed to use them.
@@ -19,6 +20,17 @@ pub struct Config {
     /// The OIDC clients registered at every provider.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
+    /// Answer every valid authorization request at once as this persona, with no page and no click (for
+    /// load tests); `None` shows the page. Everything else (tokens, PKCE, client assertions) is unchanged.
+    #[serde(default)]
+    pub non_interactive: Option<String>,
+    /// The outcome of those answers; `success` when absent. Needs `non_interactive`.
+    #[serde(default)]
+    pub non_interactive_outcome: Option<Outcome>,
+    /// Serve the test-only endpoints `/{p}/config` (forced outcomes) and `/_requests` (every request
+    /// received); off, they are 404 and nothing is recorded. Allowed on a loopback listen address only.
+    #[serde(default)]
+    pub test_endpoints: bool,
 }
 
 /// One branded provider: its path segment and its names in English and Welsh.
@@ -100,6 +112,13 @@ impl Config {
                 bail!("providers[{i}] ({}).name_cy: must not be empty", p.id);
             }
         }
+        if let Some(persona) = &self.non_interactive {
+            if personas::find(persona).is_none() {
+                bail!("non_interactive: unknown persona {persona:?} (see /personas)");
+            }
+        } else if self.non_interactive_outcome.is_some() {
+            bail!("non_interactive_outcome: needs non_interactive (a persona)");
+        }
         let mut client_ids = HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             if c.client_id.is_empty() {
@@ -136,6 +155,18 @@ impl Config {
                     c.client_id
                 ),
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses the test-only endpoints on an address other people can reach: they force outcomes and list
+    /// every request (codes and client assertions included).
+    pub fn check_listen_addr(&self, addr: SocketAddr) -> anyhow::Result<()> {
+        if self.test_endpoints && !addr.ip().is_loopback() {
+            bail!(
+                "--test-endpoints (test_endpoints) is allowed only on a loopback address, not on {addr}: \
+                 listen on 127.0.0.1 or turn the test endpoints off"
+            );
         }
         Ok(())
     }
@@ -183,5 +214,46 @@ keys_dir = "k"
         }
         let err = format!("{:#}", parse(&format!("{base}surprise = 1\n")).unwrap_err());
         assert!(err.contains("surprise"), "{err}");
+    }
+
+    #[test]
+    fn non_interactive_names_a_known_persona_and_outcome() {
+        let base = "base_url = \"http://x\"\nkeys_dir = \"k\"\n";
+        let provider = "[[providers]]\nid=\"a\"\nname=\"A\"\nname_cy=\"A\"\n";
+        let ok = parse(&format!(
+            "{base}non_interactive = \"alex-morgan\"\nnon_interactive_outcome = \"wrong-aud\"\n{provider}"
+        ))
+        .unwrap();
+        assert_eq!(ok.non_interactive.as_deref(), Some("alex-morgan"));
+        assert_eq!(ok.non_interactive_outcome, Some(Outcome::WrongAud));
+        assert!(!ok.test_endpoints, "off by default");
+        let cases = [
+            ("non_interactive = \"nobody\"\n", "non_interactive: unknown persona"),
+            ("non_interactive_outcome = \"success\"\n", "needs non_interactive"),
+            (
+                "non_interactive = \"alex-morgan\"\nnon_interactive_outcome = \"explode\"\n",
+                "non_interactive_outcome",
+            ),
+        ];
+        for (fields, expected) in cases {
+            let err = format!("{:#}", parse(&format!("{base}{fields}{provider}")).unwrap_err());
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+    }
+
+    #[test]
+    fn test_endpoints_only_on_loopback() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/dev/idp-stub.toml");
+        let mut c = Config::from_file(path).unwrap();
+        let public: SocketAddr = "192.0.2.10:8090".parse().unwrap();
+        assert!(c.check_listen_addr(public).is_ok(), "fine without the test endpoints");
+        c.test_endpoints = true;
+        for ok in ["127.0.0.1:8090", "[::1]:8090"] {
+            assert!(c.check_listen_addr(ok.parse().unwrap()).is_ok(), "{ok}");
+        }
+        for refused in ["192.0.2.10:8090", "0.0.0.0:8090", "[::]:8090"] {
+            let err = c.check_listen_addr(refused.parse().unwrap()).unwrap_err().to_string();
+            assert!(err.contains("--test-endpoints"), "{err}");
+        }
     }
 }

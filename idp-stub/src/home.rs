@@ -21,6 +21,7 @@ pub async fn index(State(state): State<AppState>) -> Response {
             providers,
             personas: PERSONAS,
             outcomes: &Outcome::ALL,
+            test_endpoints: state.config().test_endpoints,
         },
     )
 }

@@ -2,7 +2,9 @@
 //! identity providers (INTERFACE.md §9). Each provider is its own issuer at `{base_url}/{provider id}` with
 //! its own ES256 key; the hub is their client. The stub is strict like a real provider (exact redirect
 //! URIs, PKCE S256, `private_key_jwt` with replay protection, RFC 9207 `iss`) and lets a tester pick or force
-//! outcomes, including deliberately broken ID tokens, and inspect every request it received.
+//! outcomes, including deliberately broken ID tokens, and inspect every request it received; the last two
+//! only when started with `test_endpoints`, on loopback. With `non_interactive` it answers every valid
+//! authorization request at once as one persona, for load tests.
 //!
 //! Find an endpoint by its path: `/{p}/authorize` is `provider/authorize.rs`, `/{p}/token` is
 //! `provider/token.rs`, and so on.
@@ -29,32 +31,42 @@ use axum::{
 use provider::{authorize, config as forced, discovery, jwks, token, userinfo};
 use std::future::Future;
 
-/// All routes of the stub, the request recorder wrapped around them.
+/// All routes of the stub; with `test_endpoints`, also `/{p}/config` and `/_requests`, and the request
+/// recorder wrapped around everything (without them nothing is recorded: nobody could read it).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(home::index))
         .route("/healthz", get(home::healthz))
         .route("/personas", get(home::personas))
-        .route("/_requests", get(recorder::list).delete(recorder::clear))
         .route("/{provider}/.well-known/openid-configuration", get(discovery::get))
         .route("/{provider}/jwks.json", get(jwks::get))
         .route("/{provider}/authorize", get(authorize::get))
         .route("/{provider}/authorize/decide", post(authorize::decide_post))
         .route("/{provider}/token", post(token::post))
-        .route("/{provider}/userinfo", get(userinfo::handle).post(userinfo::handle))
-        .route("/{provider}/config", get(forced::get).post(forced::post))
-        .merge(govuk::router())
-        .fallback(|| async { Error::NotFound })
-        .layer(middleware::from_fn_with_state(state.clone(), recorder::record))
-        .with_state(state)
+        .route("/{provider}/userinfo", get(userinfo::handle).post(userinfo::handle));
+    let test_endpoints = state.config().test_endpoints;
+    if test_endpoints {
+        router = router
+            .route("/_requests", get(recorder::list).delete(recorder::clear))
+            .route("/{provider}/config", get(forced::get).post(forced::post));
+    }
+    let router = router.merge(govuk::router()).fallback(|| async { Error::NotFound });
+    let router = if test_endpoints {
+        router.layer(middleware::from_fn_with_state(state.clone(), recorder::record))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
-/// Serves the stub on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the stub on `listener` until `shutdown` completes, then finishes in-flight requests. Refuses to
+/// start with `test_endpoints` on a listener that is not on loopback.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    config.check_listen_addr(listener.local_addr()?)?;
     let state = AppState::new(config)?;
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)

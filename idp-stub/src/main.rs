@@ -21,6 +21,22 @@ struct Args {
     /// Keys directory, overriding the file's `keys_dir`.
     #[arg(long, env = "IDP_STUB_KEYS_DIR")]
     keys_dir: Option<PathBuf>,
+    /// Answer every valid authorization request at once as this persona, without the page (load tests).
+    #[arg(long, env = "IDP_STUB_NON_INTERACTIVE", value_name = "PERSONA")]
+    non_interactive: Option<String>,
+    /// The outcome of those answers (default `success`).
+    #[arg(long, env = "IDP_STUB_NON_INTERACTIVE_OUTCOME", value_name = "OUTCOME", value_parser = parse_outcome)]
+    non_interactive_outcome: Option<idp_stub::outcome::Outcome>,
+    /// Serve `/{provider}/config` and `/_requests`, for tests and demos; loopback listen addresses only.
+    #[arg(long, env = "IDP_STUB_TEST_ENDPOINTS")]
+    test_endpoints: bool,
+}
+
+fn parse_outcome(id: &str) -> Result<idp_stub::outcome::Outcome, String> {
+    idp_stub::outcome::Outcome::parse(id).ok_or_else(|| {
+        let ids: Vec<&str> = idp_stub::outcome::Outcome::ALL.iter().map(|o| o.id()).collect();
+        format!("unknown outcome; one of {}", ids.join(", "))
+    })
 }
 
 async fn shutdown_signal() {
@@ -69,11 +85,19 @@ async fn main() -> anyhow::Result<()> {
     if let Some(keys_dir) = args.keys_dir {
         config.keys_dir = keys_dir;
     }
+    if let Some(persona) = args.non_interactive {
+        config.non_interactive = Some(persona);
+    }
+    if let Some(outcome) = args.non_interactive_outcome {
+        config.non_interactive_outcome = Some(outcome);
+    }
+    config.test_endpoints |= args.test_endpoints;
     config.validate().context("invalid configuration after overrides")?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    config.check_listen_addr(addr)?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "idp-stub listening on http://{addr}")?;
     stdout.flush()?;

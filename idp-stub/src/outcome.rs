@@ -1,10 +1,10 @@
 //! The outcomes a tester can pick or force: real answers (success, refusals, errors per RFC 6749 §4.1.2.1
 //! and OIDC Core §3.1.2.6) and deliberately broken ID tokens a strict client must reject (OIDC Core §3.1.3.7).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One outcome of a sign-in at the stub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Success,
@@ -145,6 +145,7 @@ mod tests {
         for o in Outcome::ALL {
             assert_eq!(Outcome::parse(o.id()), Some(o));
             assert_eq!(serde_json::to_value(o).unwrap(), serde_json::json!(o.id()));
+            assert_eq!(serde_json::from_value::<Outcome>(serde_json::json!(o.id())).unwrap(), o);
         }
     }
 }

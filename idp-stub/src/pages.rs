@@ -37,6 +37,8 @@ pub struct HomePage<'a> {
     pub providers: Vec<(String, String, String)>,
     pub personas: &'a [Persona],
     pub outcomes: &'a [Outcome],
+    /// Whether `/{p}/config` and `/_requests` are served, and so worth naming.
+    pub test_endpoints: bool,
 }
 
 /// Renders a template as an HTML response with `status`.

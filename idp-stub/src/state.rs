@@ -113,6 +113,13 @@ pub struct AccessGrant {
     pub expires_at: u64,
 }
 
+/// The persona and outcome every authorization request is answered with in non-interactive mode.
+#[derive(Debug, Clone, Copy)]
+pub struct NonInteractive {
+    pub persona: &'static Persona,
+    pub outcome: Outcome,
+}
+
 /// An outcome and/or persona forced for every sign-in at one provider.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Forced {
@@ -150,6 +157,8 @@ pub struct AppState {
 
 pub(crate) struct Inner {
     pub config: Config,
+    /// `config.non_interactive` resolved once.
+    pub non_interactive: Option<NonInteractive>,
     pub providers: HashMap<String, Provider>,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
@@ -194,6 +203,14 @@ impl AppState {
                 },
             );
         }
+        let non_interactive = config
+            .non_interactive
+            .as_deref()
+            .and_then(crate::personas::find)
+            .map(|persona| NonInteractive {
+                persona,
+                outcome: config.non_interactive_outcome.unwrap_or(Outcome::Success),
+            });
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -201,6 +218,7 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
+                non_interactive,
                 providers,
                 clock,
                 http,
@@ -240,6 +258,11 @@ impl AppState {
 
     pub(crate) fn client(&self, client_id: &str) -> Option<&ClientConfig> {
         self.inner.config.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    /// The configured answer when the stub runs without its page.
+    pub(crate) fn non_interactive(&self) -> Option<NonInteractive> {
+        self.inner.non_interactive
     }
 
     pub(crate) fn forced(&self, provider_id: &str) -> Forced {

@@ -73,32 +73,47 @@ impl Default for AuthRequest {
     }
 }
 
+/// Two providers and one client whose key the test holds; test endpoints off, the page shown.
+fn base_config(dir: &std::path::Path, client_key: &keys::SigningKey) -> Config {
+    Config {
+        base_url: BASE.into(),
+        keys_dir: dir.join("keys"),
+        providers: vec![
+            ProviderConfig {
+                id: "stub-a".into(),
+                name: "Stub Identity A".into(),
+                name_cy: "Darparwr A".into(),
+            },
+            ProviderConfig {
+                id: "stub-b".into(),
+                name: "Stub Identity B".into(),
+                name_cy: "Darparwr B".into(),
+            },
+        ],
+        clients: vec![ClientConfig {
+            client_id: CLIENT.into(),
+            redirect_uris: vec![REDIRECT.into()],
+            jwks_uri: None,
+            public_key_pem: Some(client_key.public_pem().unwrap()),
+        }],
+        non_interactive: None,
+        non_interactive_outcome: None,
+        test_endpoints: false,
+    }
+}
+
 impl TestApp {
+    /// The stub as tests and demos run it: test endpoints on, the page shown.
     fn new() -> Self {
+        Self::with(|c| c.test_endpoints = true)
+    }
+
+    /// The stub with its configuration changed by `edit`; test endpoints off unless `edit` turns them on.
+    fn with(edit: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let client_key = keys::SigningKey::generate().unwrap();
-        let config = Config {
-            base_url: BASE.into(),
-            keys_dir: dir.path().join("keys"),
-            providers: vec![
-                ProviderConfig {
-                    id: "stub-a".into(),
-                    name: "Stub Identity A".into(),
-                    name_cy: "Darparwr A".into(),
-                },
-                ProviderConfig {
-                    id: "stub-b".into(),
-                    name: "Stub Identity B".into(),
-                    name_cy: "Darparwr B".into(),
-                },
-            ],
-            clients: vec![ClientConfig {
-                client_id: CLIENT.into(),
-                redirect_uris: vec![REDIRECT.into()],
-                jwks_uri: None,
-                public_key_pem: Some(client_key.public_pem().unwrap()),
-            }],
-        };
+        let mut config = base_config(dir.path(), &client_key);
+        edit(&mut config);
         let clock = Arc::new(ManualClock::new(NOW));
         let state = AppState::with_clock(config, clock.clone()).unwrap();
         Self {
@@ -641,4 +656,140 @@ async fn refusals_redirect_with_state_and_iss_and_forcing_overrides_the_page() {
         (bad.status, bad.json()["error"].clone()),
         (StatusCode::BAD_REQUEST, json!("invalid_request"))
     );
+}
+
+#[tokio::test]
+async fn test_endpoints_are_404_unless_asked_for() {
+    let off = TestApp::with(|_| {});
+    let on = TestApp::new();
+    for (method, uri) in [
+        (Method::GET, "/_requests"),
+        (Method::DELETE, "/_requests"),
+        (Method::GET, "/stub-a/config"),
+    ] {
+        let request = || {
+            Request::builder()
+                .method(method.clone())
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert_eq!(
+            off.send(request()).await.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri} without the flag"
+        );
+        assert!(
+            on.send(request()).await.status.is_success(),
+            "{method} {uri} with the flag"
+        );
+    }
+    let set = off.post_json("/stub-a/config", json!({"outcome": "cancel"})).await;
+    assert_eq!(set.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        on.post_json("/stub-a/config", json!({"outcome": null})).await.status,
+        StatusCode::OK
+    );
+    assert!(
+        !off.get("/").await.body.contains("href=\"/_requests\""),
+        "the page names only what is served"
+    );
+    assert!(on.get("/").await.body.contains("href=\"/_requests\""));
+    // Everything else still works without them (no recorder in front of the token endpoint).
+    let tokens = off
+        .code_flow("stub-a", &AuthRequest::default(), "alex-morgan", "success")
+        .await;
+    assert!(tokens["id_token"].is_string());
+}
+
+#[tokio::test]
+async fn non_interactive_authorize_answers_with_a_code_whose_tokens_verify() {
+    let app = TestApp::with(|c| c.non_interactive = Some("alex-morgan".into()));
+    let req = AuthRequest {
+        scope: "openid profile",
+        acr_values: Some("Cl.Cm.P3 Cl.Cm.P2 Cl.Cm"),
+        ..Default::default()
+    };
+    let params = app.get(&app.authorize_uri("stub-b", &req)).await.redirect_params();
+    assert_eq!(
+        (params["state"].as_str(), params["iss"].as_str()),
+        ("state-1", "http://stub.test/stub-b")
+    );
+    let reply = app.token("stub-b", &params["code"]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let (_, claims) = app
+        .provider_keys("stub-b")
+        .await
+        .verify(reply.json()["id_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims["iss"], json!("http://stub.test/stub-b"));
+    assert_eq!(claims["aud"], json!(CLIENT));
+    assert_eq!(claims["nonce"], json!("nonce-1"));
+    assert_eq!(
+        claims["acr"],
+        json!("Cl.Cm.P2"),
+        "the first asked level a P2 persona reaches"
+    );
+    assert_eq!(claims["given_name"], json!("Alex"));
+    assert!(claims["sub"].as_str().unwrap().starts_with("stub-b-alex-morgan-"));
+
+    // The request is validated as before, and PKCE and the code's single use still hold.
+    let no_nonce = AuthRequest {
+        nonce: None,
+        ..Default::default()
+    };
+    let refused = app.get(&app.authorize_uri("stub-a", &no_nonce)).await.redirect_params();
+    assert_eq!(refused["error"], "invalid_request");
+    assert!(!refused.contains_key("code"));
+    let evil = AuthRequest {
+        redirect_uri: "http://evil.test/callback",
+        ..Default::default()
+    };
+    assert_eq!(
+        app.get(&app.authorize_uri("stub-a", &evil)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let code = app.get(&app.authorize_uri("stub-a", &req)).await.redirect_params()["code"].clone();
+    let jti = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+    let wrong = app
+        .token_with(
+            "stub-a",
+            &code,
+            &"x".repeat(43),
+            &app.assertion(&format!("{BASE}/stub-a/token"), &jti),
+        )
+        .await;
+    assert_eq!(wrong.json()["error"], json!("invalid_grant"));
+
+    // A configured outcome other than success travels the same way.
+    let refusing = TestApp::with(|c| {
+        c.non_interactive = Some("dana-whitfield".into());
+        c.non_interactive_outcome = Some(idp_stub::outcome::Outcome::Cancel);
+    });
+    let params = refusing
+        .get(&refusing.authorize_uri("stub-a", &AuthRequest::default()))
+        .await
+        .redirect_params();
+    assert_eq!(
+        (params["error"].as_str(), params["state"].as_str()),
+        ("access_denied", "state-1")
+    );
+}
+
+#[tokio::test]
+async fn test_endpoints_on_a_non_loopback_address_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keys::SigningKey::generate().unwrap();
+    let mut config = base_config(dir.path(), &key);
+    let any = || async { tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap() };
+    idp_stub::run(config.clone(), any().await, async {})
+        .await
+        .expect("without the test endpoints any address will do");
+    config.test_endpoints = true;
+    let err = idp_stub::run(config.clone(), any().await, async {}).await.unwrap_err();
+    assert!(err.to_string().contains("--test-endpoints"), "{err}");
+    let loopback = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    idp_stub::run(config, loopback, async {})
+        .await
+        .expect("loopback is fine");
 }

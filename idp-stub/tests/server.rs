@@ -58,6 +58,9 @@ async fn serves_over_tcp_and_refetches_client_jwks_on_new_kid() {
             jwks_uri: Some(format!("{jwks_base}/jwks.json")),
             public_key_pem: None,
         }],
+        non_interactive: None,
+        non_interactive_outcome: None,
+        test_endpoints: false,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(idp_stub::run(config, stub_listener, async move {

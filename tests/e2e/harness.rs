@@ -123,6 +123,8 @@ pub struct Options {
     pub capture_hub_log: bool,
     /// Extra lines for the hub's configuration file (`field = value`).
     pub hub_config: String,
+    /// Start idp-stub with `--non-interactive <persona>`: it answers every sign-in at once, without its page.
+    pub stub_non_interactive: Option<String>,
 }
 
 impl Default for Options {
@@ -134,6 +136,7 @@ impl Default for Options {
             redis_url: None,
             capture_hub_log: false,
             hub_config: String::new(),
+            stub_non_interactive: None,
         }
     }
 }
@@ -299,15 +302,14 @@ public_key = """
             _dir: dir,
         };
         let dir = fed._dir.path().to_path_buf();
-        fed.spawn(
-            "idp-stub",
-            &[
-                "--config",
-                &dir.join("idp-stub.toml").display().to_string(),
-                "--listen",
-                &format!("127.0.0.1:{stub_port}"),
-            ],
-        )?;
+        let stub_config = dir.join("idp-stub.toml").display().to_string();
+        let stub_listen = format!("127.0.0.1:{stub_port}");
+        // The tests force outcomes and read what the stub received: its test endpoints are on.
+        let mut stub_args = vec!["--config", &stub_config, "--listen", &stub_listen, "--test-endpoints"];
+        if let Some(persona) = &options.stub_non_interactive {
+            stub_args.extend(["--non-interactive", persona.as_str()]);
+        }
+        fed.spawn("idp-stub", &stub_args)?;
         fed.spawn(
             "hub",
             &[
@@ -378,6 +380,15 @@ public_key = """
             bail!("kill -s {signal} failed");
         }
         Ok(())
+    }
+
+    /// The process ids of the federation's processes named `name` (`hub`, `idp-stub`, `rp-example`).
+    pub fn pids(&self, name: &str) -> Vec<u32> {
+        self.children
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, child)| child.id())
+            .collect()
     }
 
     /// Everything the hub has logged so far, with [`Options::capture_hub_log`] (empty otherwise).

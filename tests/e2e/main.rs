@@ -13,6 +13,7 @@ mod identity;
 mod independent;
 mod independent_op;
 mod launcher;
+mod load;
 mod logout;
 mod operations;
 mod resilience;

@@ -1,5 +1,7 @@
 //! `GET /{p}/authorize` (OIDC Core 1.0 §3.1.2.1, RFC 7636 PKCE, RFC 9207 `iss`) and
 //! `POST /{p}/authorize/decide`, where the person's choice of persona and outcome becomes the answer.
+//! In non-interactive mode (`--non-interactive <persona>`, for load tests) `GET` answers at once with the
+//! configured persona and outcome, through the same decision.
 //!
 //! Validation is strict: an unknown client or a redirect URI that is not an exact match gets a page and
 //! never a redirect (§3.1.2.6); every other fault is redirected back as `invalid_request`.
@@ -9,7 +11,7 @@ use crate::{
     outcome::{Outcome, RedirectError},
     pages::{self, AuthorizePage},
     personas::{self, choose_acr, level_below_asked, Level, Persona, PERSONAS},
-    state::{lock, random_id, IssuedCode, PendingRequest, CODE_TTL, PENDING_TTL},
+    state::{lock, random_id, IssuedCode, PendingRequest, Provider, CODE_TTL, PENDING_TTL},
     AppState, Error,
 };
 use axum::{
@@ -180,7 +182,8 @@ pub fn redirect_to(redirect_uri: &str, pairs: &[(&str, &str)]) -> Result<Respons
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
-/// Validates the request, keeps it under a random id and shows the provider's page.
+/// Validates the request, then answers at once in non-interactive mode, or keeps it under a random id and
+/// shows the provider's page.
 pub async fn get(
     State(state): State<AppState>,
     Path(provider): Path<String>,
@@ -212,24 +215,34 @@ pub async fn get(
         }
     };
     let now = state.now();
+    let request = PendingRequest {
+        provider_id: provider.clone(),
+        client_id: request.client_id,
+        redirect_uri: request.redirect_uri,
+        state: request.state,
+        nonce: request.nonce,
+        code_challenge: request.code_challenge,
+        scopes: request.scopes,
+        acr_values: request.acr_values,
+        created_at: now,
+    };
+    if let Some(auto) = state.non_interactive() {
+        let forced = state.forced(&provider);
+        let persona = forced.persona.and_then(personas::find).unwrap_or(auto.persona);
+        let outcome = forced.outcome.unwrap_or(auto.outcome);
+        tracing::debug!(
+            provider,
+            persona = persona.id,
+            outcome = outcome.id(),
+            "answered without the page"
+        );
+        return respond(&state, p, &request, persona, outcome, now);
+    }
     let request_id = random_id();
     {
         let mut pending = lock(&state.inner.pending);
         pending.retain(|_, r| r.created_at + PENDING_TTL > now);
-        pending.insert(
-            request_id.clone(),
-            PendingRequest {
-                provider_id: provider.clone(),
-                client_id: request.client_id,
-                redirect_uri: request.redirect_uri,
-                state: request.state,
-                nonce: request.nonce,
-                code_challenge: request.code_challenge,
-                scopes: request.scopes,
-                acr_values: request.acr_values,
-                created_at: now,
-            },
-        );
+        pending.insert(request_id.clone(), request);
     }
     let forced = state.forced(&provider);
     let forced_note = match (forced.outcome, forced.persona) {
@@ -308,6 +321,19 @@ pub async fn decide_post(
         "sign-in decided"
     );
 
+    respond(&state, p, &request, persona, outcome, now)
+}
+
+/// The authorization response once persona and outcome are known (picked on the page, forced, or
+/// configured for non-interactive mode): an error redirect, or a code kept for the token endpoint.
+fn respond(
+    state: &AppState,
+    p: &Provider,
+    request: &PendingRequest,
+    persona: &'static Persona,
+    outcome: Outcome,
+    now: u64,
+) -> Result<Response, Error> {
     match decide(outcome, persona, &request.acr_values) {
         Decision::Refuse(e) => {
             let mut pairs = vec![("error", e.error), ("error_description", e.description)];
@@ -326,7 +352,7 @@ pub async fn decide_post(
                 codes.insert(
                     code.clone(),
                     IssuedCode {
-                        provider_id: provider.clone(),
+                        provider_id: request.provider_id.clone(),
                         client_id: request.client_id.clone(),
                         redirect_uri: request.redirect_uri.clone(),
                         code_challenge: request.code_challenge.clone(),
