@@ -3,6 +3,11 @@
 //! verify, the figures service owners are judged on, and serves the instance's log in the tlog-tiles
 //! layout.
 
+pub mod chart;
+pub mod dates;
+pub mod logs;
+pub mod tally;
+
 use crate::state::AppState;
 use std::future::Future;
 
