@@ -7,17 +7,24 @@
 //! | --- | --- |
 //! | `GET\|POST /sign-in`, `POST /sign-out` | [`sign_in`] |
 //! | `GET /` | [`overview`] |
+//! | `GET /figures` | [`figures`] |
+//! | `GET /search` | [`search`] |
+//! | `GET /entry/{log}/{index}`, `GET /entry/{log}/{index}/proof` | [`entry`] |
 //! | `GET /log/checkpoint`, `/log/vkey`, `/log/tile/…` (no sign-in) | [`log`] |
 //! | `GET /healthz` | here |
 //!
 //! A background task ([`AuditorState::refresh`], every `auditor.refresh_secs`) verifies each log in full
-//! and reads the entries added since it last looked into the figures' running totals.
+//! and reads the entries added since it last looked into the figures' running totals, so no page ever
+//! reads a whole log except a search, which scans (and says so).
 
 pub mod chart;
 pub mod dates;
+pub mod entry;
+pub mod figures;
 pub mod log;
 pub mod logs;
 pub mod overview;
+pub mod search;
 pub mod session;
 pub mod sign_in;
 pub mod tally;
@@ -40,6 +47,8 @@ use std::{
 
 /// The largest request body the view accepts (its forms are small), bytes.
 const MAX_BODY: usize = 4 * 1024;
+/// Searches running at once; more wait their turn (each scans every log).
+const SEARCHES_AT_ONCE: usize = 2;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -66,6 +75,8 @@ pub struct Inner {
     tally: Mutex<tally::Tally>,
     /// One refresh at a time.
     refreshing: tokio::sync::Mutex<()>,
+    /// Bounds the searches running at once.
+    searches: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for AuditorState {
@@ -93,6 +104,7 @@ impl AuditorState {
             sessions: session::Sessions::default(),
             failures: session::Failures::default(),
             refreshing: tokio::sync::Mutex::new(()),
+            searches: Arc::new(tokio::sync::Semaphore::new(SEARCHES_AT_ONCE)),
         }))
     }
 
@@ -188,6 +200,10 @@ pub fn router(state: AuditorState) -> Router<()> {
         .route("/", get(overview::get))
         .route("/sign-in", get(sign_in::get).post(sign_in::post))
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/figures", get(figures::get))
+        .route("/search", get(search::get))
+        .route("/entry/{log}/{index}", get(entry::get))
+        .route("/entry/{log}/{index}/proof", get(entry::proof))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/vkey", get(log::vkey))
         .route("/log/tile/{*path}", get(log::tile))
@@ -373,4 +389,25 @@ async fn not_found() -> Response {
 pub struct FieldError {
     pub field: &'static str,
     pub message: String,
+}
+
+/// A count and its share of another, as a percentage with one decimal (`–` when out of nothing).
+pub fn rate(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_have_one_decimal_and_none_out_of_nothing() {
+        assert_eq!(rate(1, 3), "33.3%");
+        assert_eq!(rate(2, 2), "100.0%");
+        assert_eq!(rate(0, 0), "–");
+    }
 }
