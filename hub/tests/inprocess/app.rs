@@ -13,7 +13,10 @@ use axum::{
     Router,
 };
 use hub::{
-    audit::{Fact, RecordingAudit},
+    audit::{
+        log::{AuditLog, LogHandle, LogSettings},
+        AuditError, AuditSink, Entry, Fact, RecordingAudit,
+    },
     clock::ManualClock,
     registry::{ClientRegistry, ProviderRegistry},
     state::{HubKeys, Seams},
@@ -45,6 +48,8 @@ pub struct Builder {
     persona: Persona,
     config: Box<dyn Fn(&mut Config)>,
     store_limit: usize,
+    audit_log: bool,
+    auditor_users: Vec<(String, String)>,
 }
 
 /// A hub in-process, its fake provider and seams.
@@ -56,6 +61,8 @@ pub struct TestApp {
     pub provider: FakeProvider,
     pub service: Service,
     pub state: AppState,
+    /// The instance's real assertion log, when built [`Builder::with_audit_log`].
+    pub audit_log: Option<LogHandle>,
     _dir: tempfile::TempDir,
 }
 
@@ -68,6 +75,8 @@ impl TestApp {
             persona: Persona::p2(),
             config: Box::new(|_| {}),
             store_limit: 100_000,
+            audit_log: false,
+            auditor_users: Vec::new(),
         }
     }
 }
@@ -94,6 +103,20 @@ impl Builder {
     /// Bounds the memory store.
     pub fn with_store_limit(mut self, entries: usize) -> Self {
         self.store_limit = entries;
+        self
+    }
+
+    /// Writes every audit entry to a real assertion log in the app's temporary directory too (origin
+    /// [`LOG_ORIGIN`], a checkpoint after every entry), as `state.audit_log`; the recording sink still
+    /// sees every entry.
+    pub fn with_audit_log(mut self) -> Self {
+        self.audit_log = true;
+        self
+    }
+
+    /// Lets an auditor with this name and password sign in to the auditor view.
+    pub fn with_auditor_user(mut self, name: &str, password: &str) -> Self {
+        self.auditor_users.push((name.to_string(), password.to_string()));
         self
     }
 
@@ -163,25 +186,51 @@ temporarily_unavailable = true
             ..Config::default()
         };
         (self.config)(&mut config);
+        for (name, password) in &self.auditor_users {
+            config.auditor.users.push(hub::config::AuditorUser {
+                name: name.clone(),
+                password_hash: keys::hash_secret(password).unwrap(),
+            });
+        }
         let clock = ManualClock::at(T0);
         let store = Arc::new(MemoryStore::new(Arc::new(clock.clone()), self.store_limit));
         let audit = Arc::new(RecordingAudit::default());
         let provider = FakeProvider::new(IDP, self.persona, clock.clone());
+        let audit_log = self.audit_log.then(|| {
+            let settings = LogSettings {
+                dir: dir.path().join("audit-log"),
+                origin: LOG_ORIGIN.into(),
+                key_file: dir.path().join("audit.key"),
+                checkpoint_interval: std::time::Duration::from_millis(50),
+                checkpoint_every: 1,
+            };
+            LogHandle(Arc::new(AuditLog::open(&settings).unwrap()))
+        });
+        let sink: hub::audit::Sink = match &audit_log {
+            Some(log) => Arc::new(BothSinks {
+                recording: audit.clone(),
+                log: log.clone(),
+            }),
+            None => audit.clone(),
+        };
         let seams = Seams {
             store: store.clone(),
             clock: Arc::new(clock.clone()),
             outbound: Arc::new(FakeInternet {
                 provider: provider.clone(),
             }),
-            audit: audit.clone(),
+            audit: sink,
         };
-        let state = AppState::new(
+        let mut state = AppState::new(
             config,
             ClientRegistry::parse(&clients).unwrap(),
             ProviderRegistry::parse(&providers).unwrap(),
             HubKeys::load_or_generate(dir.path()).unwrap(),
             seams,
         );
+        if let Some(inner) = Arc::get_mut(&mut state.0) {
+            inner.audit_log = audit_log.clone();
+        }
         TestApp {
             router: hub::router(state.clone()),
             clock,
@@ -190,8 +239,45 @@ temporarily_unavailable = true
             provider,
             service: Service { key: service_key },
             state,
+            audit_log,
             _dir: dir,
         }
+    }
+}
+
+/// The origin of a [`Builder::with_audit_log`] app's log.
+pub const LOG_ORIGIN: &str = "hub.example/audit/test";
+
+/// Records every entry in memory and in the real log.
+#[derive(Debug)]
+struct BothSinks {
+    recording: Arc<RecordingAudit>,
+    log: LogHandle,
+}
+
+#[async_trait::async_trait]
+impl AuditSink for BothSinks {
+    async fn record(&self, entry: Entry) -> Result<(), AuditError> {
+        self.recording.record(entry.clone()).await?;
+        self.log.record(entry).await
+    }
+
+    fn healthy(&self) -> bool {
+        self.recording.healthy() && self.log.healthy()
+    }
+}
+
+impl TestApp {
+    /// Waits until every entry written to the real log is published (in its tiles and checkpoint).
+    pub async fn published(&self) {
+        let Some(log) = &self.audit_log else { return };
+        for _ in 0..500 {
+            if log.0.log().published_size() == log.0.log().size() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the log did not publish its entries");
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod app;
+mod auditor;
 mod fake_provider;
 mod journeys;
 mod router;
