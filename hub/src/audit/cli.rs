@@ -4,7 +4,10 @@
 //! writes a `c2sp.org/tlog-proof@v1` inclusion proof (or a consistency proof between checkpoints);
 //! `check-proof` checks such a file offline with only the log's verifier key.
 
-use super::query::{self, Filter, Found, LogSource};
+use super::{
+    dates,
+    query::{self, Filter, Found, LogSource},
+};
 use clap::{Args, Subcommand, ValueEnum};
 use std::{io::Write as _, path::PathBuf};
 
@@ -164,75 +167,28 @@ pub enum AuditCommand {
     },
 }
 
-/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// `YYYY-MM-DD` (a day; `end` gives the next day's start) or `YYYY-MM-DDTHH:MM:SSZ`, in seconds (UTC).
 pub fn parse_time(text: &str, end: bool) -> Result<i64, String> {
     let bad = || format!("{text:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
-    let (date, time) = match text.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (text, None),
-    };
-    let parts: Vec<&str> = date.split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return Err(bad()) };
-    let (y, m, d): (i64, u32, u32) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let day = days_from_civil(y, m, d) * 86_400;
-    match time {
-        None => Ok(if end { day + 86_400 } else { day }),
-        Some(t) => {
-            let t = t.strip_suffix('Z').ok_or_else(bad)?;
-            let hms: Vec<u32> = t
-                .split(':')
-                .map(|p| p.parse().map_err(|_| bad()))
-                .collect::<Result<_, _>>()?;
-            let [h, mi, s] = hms.as_slice() else { return Err(bad()) };
-            if *h > 23 || *mi > 59 || *s > 60 {
-                return Err(bad());
-            }
-            Ok(day + i64::from(*h) * 3600 + i64::from(*mi) * 60 + i64::from(*s))
+    match text.split_once('T') {
+        None => {
+            let day = dates::parse_day(text).ok_or_else(bad)?;
+            Ok(dates::start_of(if end { day + 1 } else { day }))
+        }
+        Some((day, clock)) => {
+            let day = dates::parse_day(day).ok_or_else(bad)?;
+            let clock = clock.strip_suffix('Z').ok_or_else(bad)?;
+            let hms = time::macros::format_description!("[hour]:[minute]:[second]");
+            let t = time::Time::parse(clock, &hms).map_err(|_| bad())?;
+            let (h, m, s) = t.as_hms();
+            Ok(dates::start_of(day) + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s))
         }
     }
 }
 
 /// A time in seconds as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_time(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    dates::iso(secs)
 }
 
 /// One entry as a flat JSON object: its log, index, readable time, and every field of the entry.
@@ -450,14 +406,12 @@ mod tests {
             ("2026-13-01", false, Err(())),
             ("yesterday", false, Err(())),
             ("2026-12-01T10:30:00", false, Err(())),
+            ("2026-12-01T24:00:00Z", false, Err(())),
+            ("2026-02-30", false, Err(())),
         ];
         for (text, end, want) in cases {
             assert_eq!(parse_time(text, end).map_err(|_| ()), want, "{text}");
         }
         assert_eq!(format_time(1_796_083_200 + 37_800), "2026-12-01T10:30:00Z");
-        for days in [-1000, 0, 19_000, 20_423, 100_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
     }
 }

@@ -6,6 +6,7 @@
 //! [`NoAudit`] and [`RecordingAudit`] are the sinks of tests and of a hub without an audit log.
 
 pub mod cli;
+pub mod dates;
 pub mod event;
 pub mod log;
 pub mod query;

@@ -3,7 +3,8 @@
 //! in the log's latest checkpoint (cosignatures and all), named `<log>-<index>.tlog-proof`: anyone with
 //! the entry and the log's verifier key can check it offline (`hub audit check-proof`).
 
-use super::{dates, logs, AuditorState, Message, Nav, SignedIn};
+use super::{logs, AuditorState, Message, Nav, SignedIn};
+use crate::audit::dates;
 use askama::Template;
 use axum::{
     extract::{Path, State},

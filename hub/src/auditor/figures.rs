@@ -5,11 +5,11 @@
 
 use super::{
     chart::{self, Chart},
-    dates::{self, Day},
     rate,
     tally::{Counts, Summary},
     AuditorState, FieldError, Nav, SignedIn,
 };
+use crate::audit::dates::{self, Day};
 use askama::Template;
 use axum::{
     extract::{Query, State},

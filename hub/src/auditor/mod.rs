@@ -18,7 +18,6 @@
 //! reads a whole log except a search, which scans (and says so).
 
 pub mod chart;
-pub mod dates;
 pub mod entry;
 pub mod figures;
 pub mod log;

@@ -3,7 +3,8 @@
 //! keys), and whether it verified in full when the refresher last ran `tlog::verify_dir`
 //! (c2sp.org/tlog-tiles, tlog-checkpoint, tlog-cosignature), naming the first bad place if not.
 
-use super::{dates, logs::Source, AuditorState, Nav, SignedIn};
+use super::{logs::Source, AuditorState, Nav, SignedIn};
+use crate::audit::dates;
 use askama::Template;
 use axum::{extract::State, http::StatusCode, response::Response};
 use tlog::{

@@ -6,7 +6,8 @@
 //! [`super::SEARCHES_AT_ONCE`] at a time. Memory stays bounded: only the newest `page × 50` matches are
 //! kept while scanning (a min-heap), and pages go no deeper than [`MAX_PAGE`].
 
-use super::{dates, logs::Source, AuditorState, FieldError, Message, Nav, SignedIn};
+use super::{logs::Source, AuditorState, FieldError, Message, Nav, SignedIn};
+use crate::audit::dates;
 use crate::audit::{
     query::{entries, Filter, Found, ReadError},
     Entry,

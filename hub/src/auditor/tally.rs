@@ -7,7 +7,7 @@
 //! `assertion_issued` (completed, with the level reached), `provider_answered` (by outcome) and
 //! `returned_with_error` (by error code).
 
-use super::dates::{day_of, Day};
+use crate::audit::dates::{day_of, Day};
 use crate::audit::{Entry, Fact};
 use std::collections::BTreeMap;
 
