@@ -1,5 +1,6 @@
 //! `federation`: starts rp-example, the hub and idp-stub together for a local demo, on the embedded
-//! memory store by default, and prints the address to open.
+//! memory store by default, with the auditor view on, and prints the addresses to open, the auditor's
+//! development credentials, the assertion log's directory and its verifier key.
 //!
 //! It reads the development registries in `config/dev/` (written for the default ports 3000, 8080 and
 //! 8090) and rewrites those origins when other ports are chosen, so the files stay the one source.
@@ -33,6 +34,9 @@ struct Cli {
     /// idp-stub's port.
     #[arg(long, default_value_t = 8090)]
     stub_port: u16,
+    /// The auditor view's port (its own listener, never the services').
+    #[arg(long, default_value_t = 8081)]
+    auditor_port: u16,
     /// The hub's session store.
     #[arg(long, value_enum, default_value_t = Store::Memory)]
     store: Store,
@@ -85,7 +89,21 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// The development auditor's name; the password is new at every start and printed once.
+const AUDITOR: &str = "auditor";
+
+/// A fresh development password: 20 characters from an alphabet without look-alikes.
+fn dev_password() -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let auditor_password = dev_password();
     let ports = [cli.rp_port, cli.hub_port, cli.stub_port];
     let origin = |port: u16| format!("http://{}:{port}", cli.host);
     let read = |name: &str| {
@@ -111,9 +129,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         redis_url: matches!(cli.store, Store::Redis).then(|| cli.redis_url.clone()),
         instance: "hub".into(),
         audit_log_dir: cli.keys_dir.join("audit"),
+        auditor: hub::config::AuditorConfig {
+            enabled: true,
+            listen: format!("{}:{}", cli.host, cli.auditor_port),
+            users: vec![hub::config::AuditorUser {
+                name: AUDITOR.into(),
+                password_hash: keys::hash_secret(&auditor_password).map_err(anyhow::Error::msg)?,
+            }],
+            ..hub::config::AuditorConfig::default()
+        },
         ..hub::Config::default()
     };
     hub.validate().map_err(anyhow::Error::msg)?;
+    // The log's key is made here rather than by the hub at start, so its verifier key can be printed.
+    let audit = hub.audit_settings();
+    let audit_vkey = keys::audit_key::load_or_generate(&audit.key_file, &audit.origin)?.vkey();
 
     let rp = rp_example::Config {
         base_url: origin(cli.rp_port),
@@ -156,6 +186,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         origin(cli.hub_port)
     );
     println!("rp-example on {}", origin(cli.rp_port));
+    println!(
+        "auditor   on {}  (sign in as {AUDITOR:?} with password {auditor_password:?}, new at each start)",
+        origin(cli.auditor_port)
+    );
+    println!("audit log in {}", audit.dir.display());
+    println!("audit log verifier key: {audit_vkey}");
     println!();
     println!("Open {}/ to sign in. Ctrl-C stops everything.", origin(cli.rp_port));
 

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::{fmt, path::Path};
 
+pub mod audit_key;
 pub mod client_assertion;
 pub mod did;
 

@@ -506,3 +506,129 @@ async fn inclusion_proofs_check_offline_with_only_the_verifier_key() -> Result<(
     ensure!(!ok, "a changed entry passed its proof");
     Ok(())
 }
+
+/// Every string of a persona worth searching for: each field's value (and its JSON-escaped form), not
+/// the level the persona reaches nor the stub's note about it, nor values too short to mean anything.
+fn persona_values(persona: &serde_json::Value, out: &mut Vec<String>) {
+    match persona {
+        serde_json::Value::String(s) if s.chars().count() >= 4 => {
+            out.push(s.clone());
+            let escaped = serde_json::to_string(s).unwrap_or_default();
+            out.push(escaped.trim_matches('"').to_string());
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if !["max_level", "note", "issued_by", "icao_issuer_code"].contains(&k.as_str()) {
+                    persona_values(v, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| persona_values(v, out)),
+        _ => {}
+    }
+}
+
+/// Every file under `dir`, as bytes read lossily as text.
+fn every_file(dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            every_file(&path, out)?;
+        } else {
+            out.push((
+                path.clone(),
+                String::from_utf8_lossy(&std::fs::read(&path)?).into_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_p2_journey_in_a_browser_leaves_entries_that_name_no_personal_data() -> Result<()> {
+    let fed = Federation::start(StoreKind::Memory).await?;
+    let browser = crate::browser::Browser::start().await?;
+    let outcome = async {
+        browser.client.goto(&format!("{}/", fed.rp)).await?;
+        browser.click("#level-cl-cm-p2").await?;
+        browser.click("#sign-in").await?;
+        browser.wait_for_url(&format!("{}/choose-provider", fed.hub)).await?;
+        browser.click("#provider-stub-a").await?;
+        browser.click("#continue").await?;
+        browser.wait_for_url(&format!("{}/stub-a/authorize", fed.stub)).await?;
+        browser.click("#persona-bethan-jones").await?;
+        browser.click("#continue").await?;
+        browser.wait_for_url(&format!("{}/consent", fed.hub)).await?;
+        browser.click("#continue").await?;
+        browser.wait_for_url(&format!("{}/account", fed.rp)).await?;
+        ensure!(browser.text("#name").await? == "Bethan Jones");
+        let sub = browser.text("#sub").await?;
+        let credential = browser.text("#core-identity").await?;
+        browser.click("#sign-out").await?;
+        browser.wait_for_url(&format!("{}/signed-out", fed.rp)).await?;
+        anyhow::Ok((sub, credential))
+    }
+    .await;
+    browser.close().await?;
+    let (sub, credential) = outcome?;
+
+    // The journey's entries are there: started, chosen, answered, consent, issued, redeemed, logged out.
+    let dir = fed.audit_log_dir();
+    let vkey = std::fs::read_to_string(dir.join("vkey"))?.trim().to_string();
+    let mut events = Vec::new();
+    for _ in 0..200 {
+        let (_, entries) = tlog::read::read_entries(&dir, &vkey)?;
+        events = entries
+            .filter_map(Result::ok)
+            .filter_map(|(_, bytes)| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .collect::<Vec<_>>();
+        if events.iter().any(|e| e["event"] == "logged_out") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let named = |event: &str| events.iter().find(|e| e["event"] == event).cloned();
+    let issued = named("assertion_issued").ok_or_else(|| anyhow!("no assertion_issued in {events:?}"))?;
+    ensure!(issued["sub"] == sub.as_str(), "{issued}");
+    ensure!(
+        issued.to_string().contains("P2"),
+        "the assertion's level is not logged: {issued}"
+    );
+    let credential_hash = URL_SAFE_NO_PAD.encode(Sha256::digest(credential.trim().as_bytes()));
+    ensure!(
+        issued["identity_credential_sha256"] == credential_hash.as_str(),
+        "the credential's hash is not logged: {issued}"
+    );
+    for event in [
+        "journey_started",
+        "provider_chosen",
+        "provider_answered",
+        "consent_given",
+        "code_redeemed",
+        "logged_out",
+    ] {
+        ensure!(named(event).is_some(), "no {event} entry in {events:?}");
+    }
+
+    // Nothing of the person is in any file of the log: not a field of the persona, not the provider's
+    // subject for them, not the credential itself.
+    let personas: serde_json::Value = reqwest::get(format!("{}/personas", fed.stub)).await?.json().await?;
+    let bethan = personas
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["id"] == "bethan-jones"))
+        .ok_or_else(|| anyhow!("no bethan-jones in {personas}"))?;
+    let mut secrets = Vec::new();
+    persona_values(bethan, &mut secrets);
+    secrets.push(crate::identity::stub_subject("stub-a", "bethan-jones"));
+    secrets.push(credential.trim().to_string());
+    ensure!(secrets.iter().any(|s| s == "Heol y Frenhines") && secrets.iter().any(|s| s == "JONES911030B99ZX"));
+    let mut files = Vec::new();
+    every_file(&dir, &mut files)?;
+    ensure!(files.len() >= 3, "the log has only {files:?}");
+    for (path, text) in &files {
+        for secret in &secrets {
+            ensure!(!text.contains(secret.as_str()), "{} holds {secret:?}", path.display());
+        }
+    }
+    Ok(())
+}

@@ -189,7 +189,7 @@ fn is_choice_page(fed: &Federation, seen: &Seen) -> bool {
 }
 
 /// The stub's subject for a persona at a provider (idp-stub `Persona::subject`).
-fn stub_subject(provider: &str, persona: &str) -> String {
+pub(crate) fn stub_subject(provider: &str, persona: &str) -> String {
     let digest = Sha256::digest(format!("idp-stub subject {provider} {persona}").as_bytes());
     let suffix: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("{provider}-{persona}-{suffix}")

@@ -14,7 +14,7 @@ use std::{
     sync::Arc,
     time::Duration,
 };
-use tlog::{Log, LogOptions, NoteSigner};
+use tlog::{Log, LogOptions};
 
 /// The file in the log directory holding the log's verifier key (public; auditors should take the key
 /// from elsewhere too, as the hub prints it at start).
@@ -63,29 +63,6 @@ impl std::fmt::Debug for LogHandle {
 #[derive(Clone)]
 pub struct LogHandle(pub Arc<AuditLog>);
 
-/// The audit key for `origin` from `path`, made (mode 0600) when the file is missing.
-pub fn load_or_generate_key(path: &Path, origin: &str) -> anyhow::Result<NoteSigner> {
-    if path.exists() {
-        let signer = NoteSigner::load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        if signer.name() != origin {
-            anyhow::bail!(
-                "{}: the audit key is named {:?}, but this instance's log is {origin:?} (field audit_origin)",
-                path.display(),
-                signer.name()
-            );
-        }
-        return Ok(signer);
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let signer = NoteSigner::generate(origin).map_err(|e| anyhow::anyhow!("audit key {origin:?}: {e}"))?;
-    signer
-        .write_new(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(signer)
-}
-
 impl AuditLog {
     /// Opens (or creates, or recovers after a crash) the instance's log.
     pub fn open(settings: &LogSettings) -> anyhow::Result<Self> {
@@ -102,7 +79,8 @@ impl AuditLog {
                 settings.dir.display()
             )
         })?;
-        let signer = load_or_generate_key(&settings.key_file, &settings.origin)?;
+        let signer = keys::audit_key::load_or_generate(&settings.key_file, &settings.origin)
+            .map_err(|e| anyhow::anyhow!("{e} (field audit_key_file, audit_origin)"))?;
         let vkey = signer.vkey();
         let options = LogOptions {
             checkpoint_interval: settings.checkpoint_interval,

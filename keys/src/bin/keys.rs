@@ -1,4 +1,5 @@
-//! `keys`: generate ES256 signing keys and print their public halves (INTERFACE.md §7).
+//! `keys`: generate ES256 signing keys and print their public halves (INTERFACE.md §7), hash secrets and
+//! passwords, and make the audit log's signed-note key.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -28,6 +29,21 @@ enum Command {
     /// Read a client secret on standard input and print its Argon2id hash for a client registry's
     /// `client_secret_hash` (the secret itself is never stored by the hub).
     HashSecret,
+    /// Read a person's password (an auditor's) on standard input and print its Argon2id hash for the
+    /// hub's `[[auditor.users]]` `password_hash`.
+    HashPassword,
+    /// Make a new audit key (Ed25519, c2sp.org/signed-note) for the log named ORIGIN and print its
+    /// verifier key, to give to auditors and witnesses.
+    AuditKey {
+        /// The log's name (the hub's `audit_origin`), e.g. `hub.example.gov.uk/a`.
+        #[arg(long)]
+        origin: String,
+        /// Where to write the signer key (mode 0600); refuses to overwrite an existing file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the verifier key of an audit key file.
+    AuditVkey { file: PathBuf },
 }
 
 fn main() -> std::process::ExitCode {
@@ -75,6 +91,21 @@ fn run(cli: Cli) -> Result<(), keys::KeyError> {
             }
             println!("{}", keys::hash_secret(secret)?);
         }
+        Command::HashPassword => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|e| keys::KeyError::InvalidKey(e.to_string()))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 12 {
+                return Err(keys::KeyError::InvalidKey(
+                    "a password must be at least 12 characters (a passphrase of several words is best)".into(),
+                ));
+            }
+            println!("{}", keys::hash_secret(password)?);
+        }
+        Command::AuditKey { origin, out } => println!("{}", keys::audit_key::generate(&out, &origin)?.vkey()),
+        Command::AuditVkey { file } => println!("{}", keys::audit_key::vkey(&file)?),
     }
     Ok(())
 }
