@@ -304,12 +304,62 @@ fn the_reader_sees_groups_super_paths_and_circles() {
     assert!(find_circle(&g).is_none());
 }
 
+/// For each `.route(path, handler)` in `router_src`, the row of `table` (a README section) for `path`
+/// names the file of the handler's module, under `hub/src/<base>`.
+fn check_url_table(router_src: &str, base: &str, table: &str, short: &[(&str, &str)], consts: &[(&str, &str)]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let routes = router_src.split(".route(").skip(1).collect::<Vec<_>>();
+    assert!(routes.len() >= 8, "read too few routes");
+    for route in routes {
+        let (path, rest) = route.split_once(',').unwrap_or_default();
+        let path = path.trim().trim_matches('"');
+        let path = consts.iter().find(|(c, _)| *c == path).map(|(_, v)| *v).unwrap_or(path);
+        let handler = rest.split(['(', ')']).nth(1).unwrap_or_default().trim().to_string();
+        let handler = short
+            .iter()
+            .find(|(s, _)| handler.starts_with(s))
+            .map(|(s, full)| handler.replacen(s, full, 1))
+            .unwrap_or(handler);
+        let module: Vec<&str> = handler.split("::").collect();
+        let module = [base, &module[..module.len().saturating_sub(1)].join("/")]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/");
+        let file = if root.join(format!("src/{module}/mod.rs")).exists() {
+            format!("hub/src/{module}/mod.rs")
+        } else {
+            format!("hub/src/{module}.rs")
+        };
+        assert!(root.join("..").join(&file).exists(), "{path}: {file} does not exist");
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("| `") && l.contains(&format!(" {path}`")) && l.contains("hub/src/"))
+            .unwrap_or_else(|| panic!("the README's table has no row for {path}"));
+        assert!(
+            row.contains(&format!("`{file}`")),
+            "README says {row:?}, but {path} is served by {file}"
+        );
+    }
+}
+
+/// The README's section from `heading` to the next heading.
+fn readme_section(heading: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap_or_default();
+    let at = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("the README has no {heading:?}"));
+    let rest = &readme[at + heading.len()..];
+    rest[..rest.find("\n#").unwrap_or(rest.len())].to_string()
+}
+
 /// The README's table of URLs names, for each route of `router`, the file whose module serves it.
 #[test]
 fn the_readme_says_where_each_urls_code_is() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap_or_default();
-    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap_or_default();
     let consts = [
         ("idp::JWKS_PATH", crate::idp::JWKS_PATH),
         ("idp::CALLBACK_PATH", crate::idp::CALLBACK_PATH),
@@ -324,35 +374,18 @@ fn the_readme_says_where_each_urls_code_is() {
         ("logout::", "provider::logout::"),
         ("trustmark::", "provider::trustmark::"),
     ];
-    let router = lib.split(".route(").skip(1).collect::<Vec<_>>();
-    assert!(router.len() >= 17, "read too few routes");
-    for route in router {
-        let (path, rest) = route.split_once(',').unwrap_or_default();
-        let path = path.trim().trim_matches('"');
-        let path = consts.iter().find(|(c, _)| *c == path).map(|(_, v)| *v).unwrap_or(path);
-        let handler = rest.split(['(', ')']).nth(1).unwrap_or_default().trim().to_string();
-        let handler = short
-            .iter()
-            .find(|(s, _)| handler.starts_with(s))
-            .map(|(s, full)| handler.replacen(s, full, 1))
-            .unwrap_or(handler);
-        let module: Vec<&str> = handler.split("::").collect();
-        let module = module[..module.len().saturating_sub(1)].join("/");
-        let file = if root.join(format!("src/{module}/mod.rs")).exists() {
-            format!("hub/src/{module}/mod.rs")
-        } else {
-            format!("hub/src/{module}.rs")
-        };
-        assert!(root.join("..").join(&file).exists(), "{path}: {file} does not exist");
-        let row = readme
-            .lines()
-            .find(|l| l.starts_with("| `") && l.contains(&format!(" {path}`")) && l.contains("hub/src/"))
-            .unwrap_or_else(|| panic!("the README's table has no row for {path}"));
-        assert!(
-            row.contains(&format!("`{file}`")),
-            "README says {row:?}, but {path} is served by {file}"
-        );
-    }
+    assert!(lib.split(".route(").count() > 17, "read too few routes");
+    check_url_table(&lib, "", &readme_section("### Inside the hub"), &short, &consts);
+    let auditor = std::fs::read_to_string(root.join("src/auditor/mod.rs")).unwrap_or_default();
+    let auditor = &auditor[auditor.find("pub fn router(").unwrap_or(0)..];
+    let auditor = &auditor[..auditor.find("\n}").unwrap_or(auditor.len())];
+    check_url_table(
+        auditor,
+        "auditor",
+        &readme_section("### The auditor view's URLs"),
+        &[],
+        &[],
+    );
 }
 
 /// Timing-safe comparisons (attack suite): every secret a request presents is compared in constant time

@@ -122,7 +122,8 @@ async fn verify_finds_and_names_every_kind_of_tampering_and_an_untouched_log_ver
     let bundle_path = format!("tile/entries/000.p/{size}");
     let tile_path = format!("tile/0/000.p/{size}");
     type Tamper = Box<dyn Fn(&Path) -> Result<()>>;
-    let edit_bundle = |f: Box<dyn Fn(&mut Vec<Vec<u8>>)>| -> Tamper {
+    type Edit = Box<dyn Fn(&mut Vec<Vec<u8>>)>;
+    let edit_bundle = |f: Edit| -> Tamper {
         let path = bundle_path.clone();
         Box::new(move |d: &Path| {
             let file = d.join(&path);
@@ -439,7 +440,7 @@ async fn a_witness_cosigns_the_logs_checkpoints_and_the_served_checkpoint_carrie
 }
 
 #[tokio::test]
-async fn inclusion_proofs_check_offline_with_only_the_verifier_key() -> Result<()> {
+async fn inclusion_and_consistency_proofs_check_offline_with_only_the_verifier_key() -> Result<()> {
     let fed = Federation::start(StoreKind::Memory).await?;
     sign_in(&fed).await?;
     let dir = fed.audit_log_dir();
@@ -461,6 +462,7 @@ async fn inclusion_proofs_check_offline_with_only_the_verifier_key() -> Result<(
     let found: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or_default())?;
     let index = found["index"].as_u64().ok_or_else(|| anyhow!("no index: {found}"))?;
     let proof = work.path().join("entry.tlog-proof");
+    let entry = work.path().join("entry.json");
     let (ok, out) = audit(&[
         "prove",
         "--log",
@@ -471,17 +473,18 @@ async fn inclusion_proofs_check_offline_with_only_the_verifier_key() -> Result<(
         &index.to_string(),
         "--out",
         &proof.display().to_string(),
+        "--entry-out",
+        &entry.display().to_string(),
     ])?;
     ensure!(ok, "{out}");
-    // The entry's exact bytes, as the log holds them.
+    // The entry written beside the proof is the entry's exact bytes, as the log holds them.
     let (_, entries) = tlog::read::read_entries(&dir, &vkey)?;
     let bytes = entries
         .filter_map(Result::ok)
         .find(|(i, _)| *i == index)
         .map(|(_, b)| b)
         .ok_or_else(|| anyhow!("no entry {index}"))?;
-    let entry = work.path().join("entry.json");
-    std::fs::write(&entry, &bytes)?;
+    ensure!(std::fs::read(&entry)? == bytes, "prove --entry-out wrote other bytes");
     let elsewhere = work.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere)?;
     std::fs::copy(&proof, elsewhere.join("entry.tlog-proof"))?;
@@ -504,6 +507,42 @@ async fn inclusion_proofs_check_offline_with_only_the_verifier_key() -> Result<(
         &entry.display().to_string(),
     ])?;
     ensure!(!ok, "a changed entry passed its proof");
+
+    // The log grows; a consistency proof from the earlier checkpoint to the new one checks offline.
+    let earlier = work.path().join("earlier.checkpoint");
+    std::fs::copy(dir.join("checkpoint"), &earlier)?;
+    let before = size_of(&dir);
+    sign_in(&fed).await?;
+    published(&dir, before + 4).await?;
+    let consistency = elsewhere.join("grew.tlog-proof");
+    let (ok, out) = audit(&[
+        "prove",
+        "--log",
+        &dir.display().to_string(),
+        "--vkey",
+        &vkey,
+        "--consistency",
+        &earlier.display().to_string(),
+        "--out",
+        &consistency.display().to_string(),
+    ])?;
+    ensure!(ok, "{out}");
+    let (ok, out) = audit(&[
+        "check-proof",
+        &consistency.display().to_string(),
+        "--vkey",
+        &vkey,
+        "--consistency",
+    ])?;
+    ensure!(ok && out.contains(&format!("grew from {before} ")), "{out}");
+    let (ok, out) = audit(&[
+        "check-proof",
+        &consistency.display().to_string(),
+        "--vkey",
+        &tlog::NoteSigner::generate(&vkey[..vkey.find('+').unwrap_or(0)])?.vkey(),
+        "--consistency",
+    ])?;
+    ensure!(!ok, "a consistency proof passed under another key: {out}");
     Ok(())
 }
 

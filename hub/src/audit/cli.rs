@@ -150,6 +150,9 @@ pub enum AuditCommand {
         /// The file to write (else standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write the entry's exact bytes here, to hand over with its proof.
+        #[arg(long, requires = "index")]
+        entry_out: Option<PathBuf>,
     },
     /// Check a proof file offline, with only the log's verifier key.
     CheckProof {
@@ -231,15 +234,25 @@ fn cell(v: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// What [`write_found`] returns when its reader stopped reading (`| head`): not a failure.
+const READER_GONE: &str = "the reader stopped reading";
+
 fn write_found(found: &[Found], format: Format, out: &mut dyn std::io::Write) -> Result<(), String> {
-    let io = |e: std::io::Error| e.to_string();
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => READER_GONE.to_string(),
+        _ => e.to_string(),
+    };
+    let csv_err = |e: csv::Error| match e.kind() {
+        csv::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe => READER_GONE.to_string(),
+        _ => e.to_string(),
+    };
     match format {
         Format::Table => {
             for f in found {
                 let mut fields = flat(f);
                 let event = cell(fields.get("event"));
                 for k in ["log", "index", "utc", "event", "time"] {
-                    fields.remove(k);
+                    fields.shift_remove(k);
                 }
                 writeln!(
                     out,
@@ -262,7 +275,7 @@ fn write_found(found: &[Found], format: Format, out: &mut dyn std::io::Write) ->
             let mut header = vec!["log", "index", "utc", "time"];
             header.extend(COLUMNS);
             header.push("details");
-            w.write_record(&header).map_err(|e| e.to_string())?;
+            w.write_record(&header).map_err(csv_err)?;
             for f in found {
                 let mut fields = flat(f);
                 let mut row = vec![
@@ -275,14 +288,14 @@ fn write_found(found: &[Found], format: Format, out: &mut dyn std::io::Write) ->
                     row.push(cell(fields.get(*c)));
                 }
                 for k in ["log", "index", "utc", "time"].iter().chain(COLUMNS) {
-                    fields.remove(*k);
+                    fields.shift_remove(*k);
                 }
                 row.push(if fields.is_empty() {
                     String::new()
                 } else {
                     serde_json::Value::Object(fields).to_string()
                 });
-                w.write_record(&row).map_err(|e| e.to_string())?;
+                w.write_record(&row).map_err(csv_err)?;
             }
             w.flush().map_err(io)?;
         }
@@ -325,7 +338,10 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
         }
         AuditCommand::Query { logs, filters, format } => {
             let found = query::query(&logs.sources()?, &filters.filter()?).map_err(|e| e.to_string())?;
-            write_found(&found, format, &mut std::io::stdout())?;
+            match write_found(&found, format, &mut std::io::stdout()) {
+                Err(e) if e == READER_GONE => return Ok(()),
+                done => done?,
+            }
             eprintln!("{} entries", found.len());
             Ok(())
         }
@@ -336,7 +352,10 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
             out,
         } => {
             let found = query::query(&logs.sources()?, &filters.filter()?).map_err(|e| e.to_string())?;
-            write_found(&found, format, &mut output(&out)?)?;
+            match write_found(&found, format, &mut output(&out)?) {
+                Err(e) if e == READER_GONE => return Ok(()),
+                done => done?,
+            }
             eprintln!("{} entries exported", found.len());
             Ok(())
         }
@@ -345,6 +364,7 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
             index,
             consistency,
             out,
+            entry_out,
         } => {
             let sources = logs.sources()?;
             let [source] = sources.as_slice() else {
@@ -361,6 +381,15 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
                 }
                 (None, None) => return Err("give --index or --consistency".into()),
             };
+            if let (Some(path), Some(index)) = (&entry_out, index) {
+                let (_, mut entries) =
+                    tlog::read::read_entries(&source.dir, &source.vkey).map_err(|e| e.to_string())?;
+                let bytes = entries
+                    .find_map(|e| e.ok().filter(|(i, _)| *i == index))
+                    .map(|(_, bytes)| bytes)
+                    .ok_or_else(|| format!("the log has no entry {index}"))?;
+                std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
             output(&out)?.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
             Ok(())
         }
@@ -385,7 +414,19 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
             };
             let checked =
                 tlog::proof::check_proof(&text, tlog::proof::Leaf::Entry(&bytes), &vkey).map_err(|e| e.to_string())?;
-            println!("ok: {checked:?}");
+            println!(
+                "ok: entry {} is in {} at size {}, root {}, signed by the log's key",
+                checked.index,
+                checked.checkpoint.origin,
+                checked.checkpoint.size,
+                checked.checkpoint.root.to_base64()
+            );
+            for (witness, time) in &checked.cosigned_by {
+                println!(
+                    "cosigned by {witness} at {}",
+                    format_time(i64::try_from(*time).unwrap_or(i64::MAX))
+                );
+            }
             Ok(())
         }
     }

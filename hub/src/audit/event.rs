@@ -154,7 +154,7 @@ impl Fact {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -178,6 +178,133 @@ mod tests {
             assert_eq!(json["event"], fact.kind());
             let back: Fact = serde_json::from_value(json).unwrap();
             assert_eq!(back, fact);
+        }
+    }
+
+    /// One fact of each kind, every optional field set; the match makes a new kind fail to compile here.
+    fn one_of_each() -> Vec<Fact> {
+        let v = || Vector::parse("Cl.Cm.P2").unwrap();
+        let all = vec![
+            Fact::JourneyStarted {
+                client_id: "svc".into(),
+                levels_asked: vec![v()],
+                single_sign_on: false,
+            },
+            Fact::ProviderChosen {
+                client_id: "svc".into(),
+                provider_id: "idp".into(),
+            },
+            Fact::ProviderAnswered {
+                client_id: "svc".into(),
+                provider_id: "idp".into(),
+                outcome: ProviderOutcome::Success,
+                level_reached: Some(v()),
+                reason: Some("r".into()),
+            },
+            Fact::ConsentGiven {
+                client_id: "svc".into(),
+                claims: vec!["c".into()],
+            },
+            Fact::ConsentDeclined {
+                client_id: "svc".into(),
+            },
+            Fact::AssertionIssued {
+                client_id: "svc".into(),
+                provider_id: "idp".into(),
+                sub: PairwiseSub::from("urn:x"),
+                levels_asked: vec![v()],
+                level_reached: v(),
+                claims_released: vec!["c".into()],
+                return_code: Some("P".into()),
+                identity_credential_sha256: Some("h".into()),
+                single_sign_on: false,
+            },
+            Fact::ReturnedWithError {
+                client_id: "svc".into(),
+                error: ErrorCode::AccessDenied,
+            },
+            Fact::CodeRedeemed {
+                client_id: "svc".into(),
+                sub: PairwiseSub::from("urn:x"),
+                id_token_sha256: "h".into(),
+                access_token_sha256: "h".into(),
+            },
+            Fact::CodeReuseDetected {
+                client_id: "svc".into(),
+            },
+            Fact::UserinfoServed {
+                client_id: "svc".into(),
+                sub: PairwiseSub::from("urn:x"),
+                claims: vec!["c".into()],
+            },
+            Fact::LoggedOut {
+                client_id: Some("svc".into()),
+                services_told: vec!["svc".into()],
+            },
+            Fact::BackchannelLogout {
+                client_id: "svc".into(),
+                sub: PairwiseSub::from("urn:x"),
+                delivered: true,
+                attempts: 1,
+            },
+            Fact::SessionExpired,
+            Fact::RegistryReloaded {
+                applied: true,
+                clients: 1,
+                providers: 1,
+            },
+            Fact::KeyChanged {
+                purpose: "id_token".into(),
+                kid: "k".into(),
+                change: "published".into(),
+            },
+        ];
+        for f in &all {
+            match f {
+                Fact::JourneyStarted { .. }
+                | Fact::ProviderChosen { .. }
+                | Fact::ProviderAnswered { .. }
+                | Fact::ConsentGiven { .. }
+                | Fact::ConsentDeclined { .. }
+                | Fact::AssertionIssued { .. }
+                | Fact::ReturnedWithError { .. }
+                | Fact::CodeRedeemed { .. }
+                | Fact::CodeReuseDetected { .. }
+                | Fact::UserinfoServed { .. }
+                | Fact::LoggedOut { .. }
+                | Fact::BackchannelLogout { .. }
+                | Fact::SessionExpired
+                | Fact::RegistryReloaded { .. }
+                | Fact::KeyChanged { .. } => {}
+            }
+        }
+        all
+    }
+
+    /// docs/audit-log.md is the entries' schema: it has a section for every event, naming every field.
+    #[test]
+    fn the_schema_in_the_docs_names_every_event_and_field() {
+        let doc = include_str!("../../../docs/audit-log.md");
+        let facts = one_of_each();
+        let kinds: std::collections::BTreeSet<_> = facts.iter().map(Fact::kind).collect();
+        assert_eq!(kinds.len(), facts.len(), "one_of_each repeats a kind");
+        for fact in facts {
+            let heading = format!("### `{}`", fact.kind());
+            let at = doc
+                .find(&heading)
+                .unwrap_or_else(|| panic!("docs/audit-log.md has no {heading}"));
+            let section = &doc[at + heading.len()..];
+            let section = &section[..section.find("\n#").unwrap_or(section.len())];
+            let json = serde_json::to_value(&fact).unwrap();
+            for field in json.as_object().unwrap().keys().filter(|k| *k != "event") {
+                assert!(
+                    section.contains(&format!("| `{field}` |")),
+                    "docs/audit-log.md {heading} does not describe `{field}`"
+                );
+            }
+        }
+        for field in ["time", "journey", "event"] {
+            assert!(doc.contains(&format!("| `{field}` |")), "the envelope's `{field}`");
         }
     }
 }
