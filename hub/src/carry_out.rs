@@ -43,8 +43,8 @@ impl Current {
 /// Where the person goes next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
-    /// Back to the service, at this location (a code or an error).
-    Service(String),
+    /// Back to the service (a code or an error), as its response mode delivers it.
+    Service(crate::oauth::Delivery),
     /// To the provider's authorization endpoint.
     Provider(String),
     /// To the provider choice.
@@ -346,7 +346,7 @@ async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) 
         } => {
             kept.end(state).await?;
             tracing::info!(client_id = %client_id, error = %code, "returned to the service with an error");
-            Next::Service(to.error_location(&state.config.issuer, code, description))
+            Next::Service(to.deliver_error(&state.config.issuer, code, description))
         }
         Decision::Assert { assertion, new_session } => {
             kept.end(state).await?;
@@ -415,7 +415,7 @@ async fn assert(
     a: Assertion,
     new_session: Option<NewSession>,
     cx: Context<'_>,
-) -> Result<(String, Option<CookieChange>), HubError> {
+) -> Result<(crate::oauth::Delivery, Option<CookieChange>), HubError> {
     let reg: Snapshot = state.snapshot();
     let client = reg
         .client(a.request.client_id.as_str())
@@ -517,7 +517,7 @@ async fn assert(
     Ok((
         request
             .return_to
-            .location(&state.config.issuer, &[("code", code.as_str())]),
+            .deliver(&state.config.issuer, &[("code", code.as_str())]),
         session_cookie,
     ))
 }

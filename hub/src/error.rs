@@ -103,7 +103,7 @@ impl HubError {
     /// This error sent back to the service at a trusted redirect URI, with `state` and `iss`.
     pub fn to_service(self, to: &ReturnTo, issuer: &str) -> Response {
         self.log();
-        http::found(&to.error_location(issuer, self.code(), &self.description()))
+        http::deliver(&to.deliver_error(issuer, self.code(), &self.description()))
     }
 
     /// This error as JSON for a service (RFC 6749 §5.2, RFC 6750 §3).

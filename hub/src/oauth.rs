@@ -1,7 +1,8 @@
 //! OAuth 2.0 / OIDC vocabulary shared by every layer: error codes (RFC 6749 §4.1.2.1, §5.2; OIDC Core
-//! §3.1.2.6; RFC 6750 §3.1), response modes, `prompt`, and where an authorization response goes.
+//! §3.1.2.6; RFC 6750 §3.1; RFC 9126 §2.3; RFC 9449 §7), response modes, `prompt`, and where an
+//! authorization response goes.
 //!
-//! Pure values: the web layer turns a [`ReturnTo`] into an HTTP redirect.
+//! Pure values: a [`ReturnTo`] says how to deliver a response ([`Delivery`]); the HTTP layer sends it.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,11 @@ pub enum ErrorCode {
     ConsentRequired,
     UnmetAuthenticationRequirements,
     RequestUriNotSupported,
+    RequestNotSupported,
+    InvalidRequestUri,
+    InvalidRequestObject,
+    InvalidDpopProof,
+    UseDpopNonce,
     TemporarilyUnavailable,
     ServerError,
 }
@@ -43,6 +49,11 @@ impl ErrorCode {
             Self::ConsentRequired => "consent_required",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidRequestObject => "invalid_request_object",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -62,17 +73,32 @@ pub enum ResponseMode {
     #[default]
     Query,
     Fragment,
+    /// OAuth 2.0 Form Post Response Mode: an HTML form POSTed to the redirect URI.
+    FormPost,
 }
 
 impl ResponseMode {
-    /// `query` or `fragment`; anything else is not a mode this hub answers in.
+    /// `query`, `fragment` or `form_post`; anything else is not a mode this hub answers in. (Which
+    /// clients may use `form_post` is the registry's rule, not this parser's.)
     pub fn parse(mode: Option<&str>) -> Option<Self> {
         match mode {
             None | Some("query") => Some(Self::Query),
             Some("fragment") => Some(Self::Fragment),
+            Some("form_post") => Some(Self::FormPost),
             Some(_) => None,
         }
     }
+}
+
+/// How an authorization response reaches the service: a redirect carrying it in the query or fragment,
+/// or a form the browser POSTs to the redirect URI (Form Post Response Mode §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Redirect(String),
+    FormPost {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
 }
 
 /// The `prompt` parameter (OIDC Core §3.1.2.1), as far as the hub honours it.
@@ -112,25 +138,53 @@ pub struct ReturnTo {
 }
 
 impl ReturnTo {
-    /// The URL carrying `params` plus `state` and `iss` (RFC 9207), in the query or the fragment.
-    pub fn location(&self, issuer: &str, params: &[(&str, &str)]) -> String {
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params {
-            ser.append_pair(k, v);
-        }
+    /// The response `params` plus `state` and `iss` (RFC 9207), as the response mode delivers them.
+    pub fn deliver(&self, issuer: &str, params: &[(&str, &str)]) -> Delivery {
+        let mut fields: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         if let Some(state) = &self.state {
-            ser.append_pair("state", state);
+            fields.push(("state".into(), state.clone()));
         }
-        ser.append_pair("iss", issuer);
-        let encoded = ser.finish();
+        fields.push(("iss".into(), issuer.to_string()));
+        let encoded = || {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &fields {
+                ser.append_pair(k, v);
+            }
+            ser.finish()
+        };
         match self.response_mode {
-            ResponseMode::Query if self.redirect_uri.contains('?') => format!("{}&{encoded}", self.redirect_uri),
-            ResponseMode::Query => format!("{}?{encoded}", self.redirect_uri),
-            ResponseMode::Fragment => format!("{}#{encoded}", self.redirect_uri),
+            ResponseMode::Query if self.redirect_uri.contains('?') => {
+                Delivery::Redirect(format!("{}&{}", self.redirect_uri, encoded()))
+            }
+            ResponseMode::Query => Delivery::Redirect(format!("{}?{}", self.redirect_uri, encoded())),
+            ResponseMode::Fragment => Delivery::Redirect(format!("{}#{}", self.redirect_uri, encoded())),
+            ResponseMode::FormPost => Delivery::FormPost {
+                action: self.redirect_uri.clone(),
+                fields,
+            },
         }
     }
 
-    /// The URL carrying an error response (RFC 6749 §4.1.2.1).
+    /// An error response (RFC 6749 §4.1.2.1), as the response mode delivers it.
+    pub fn deliver_error(&self, issuer: &str, code: ErrorCode, description: &str) -> Delivery {
+        self.deliver(issuer, &[("error", code.as_str()), ("error_description", description)])
+    }
+
+    /// The URL carrying `params`, `state` and `iss` in a redirect mode (for tests and logs; a form post
+    /// has no URL of its own and gives the redirect URI with the parameters in its query).
+    pub fn location(&self, issuer: &str, params: &[(&str, &str)]) -> String {
+        match self.deliver(issuer, params) {
+            Delivery::Redirect(url) => url,
+            Delivery::FormPost { action, .. } => ReturnTo {
+                response_mode: ResponseMode::Query,
+                redirect_uri: action,
+                ..self.clone()
+            }
+            .location(issuer, params),
+        }
+    }
+
+    /// The URL carrying an error response in a redirect mode (see [`Self::location`]).
     pub fn error_location(&self, issuer: &str, code: ErrorCode, description: &str) -> String {
         self.location(issuer, &[("error", code.as_str()), ("error_description", description)])
     }
@@ -176,5 +230,36 @@ mod tests {
             fragment.error_location("https://hub", ErrorCode::AccessDenied, "no"),
             "https://svc.example/cb?x=1#error=access_denied&error_description=no&iss=https%3A%2F%2Fhub"
         );
+        let posted = ReturnTo {
+            response_mode: ResponseMode::FormPost,
+            ..to
+        };
+        assert_eq!(
+            posted.deliver("https://hub", &[("code", "c")]),
+            Delivery::FormPost {
+                action: "https://svc.example/cb".into(),
+                fields: vec![
+                    ("code".into(), "c".into()),
+                    ("state".into(), "s 1".into()),
+                    ("iss".into(), "https://hub".into())
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn response_modes_table() {
+        for (mode, want) in [
+            (None, Some(ResponseMode::Query)),
+            (Some("query"), Some(ResponseMode::Query)),
+            (Some("fragment"), Some(ResponseMode::Fragment)),
+            (Some("form_post"), Some(ResponseMode::FormPost)),
+            (Some("jwt"), None),
+            (Some("query.jwt"), None),
+            (Some("FORM_POST"), None),
+            (Some(""), None),
+        ] {
+            assert_eq!(ResponseMode::parse(mode), want, "{mode:?}");
+        }
     }
 }

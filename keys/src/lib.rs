@@ -17,6 +17,7 @@ use std::{fmt, path::Path};
 pub mod audit_key;
 pub mod client_assertion;
 pub mod did;
+pub mod dpop;
 
 /// Clock skew every party of the federation tolerates on `iat` and `nbf` (and past `exp` where a check
 /// allows it), seconds: one value, so the hub, the stub and services agree.
@@ -213,6 +214,28 @@ impl SigningKey {
             return Err(KeyError::Signing("claims must serialize to a JSON object".into()));
         }
         self.sign_payload(typ, kid, &payload)
+    }
+
+    /// Signs `claims` with header `{alg, typ, jwk}`: the public key travels in the token (a DPoP proof,
+    /// RFC 9449 §4.2), with no `kid`.
+    pub fn sign_with_jwk<T: serde::Serialize + ?Sized>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Signing(e.to_string()))?;
+        let mut header = JwsHeader::new();
+        header.set_token_type(typ);
+        let jwk = self.public_jwk.clone();
+        let mut map: Map<String, Value> = jwk.as_ref().clone();
+        for member in ["kid", "alg", "use"] {
+            map.remove(member);
+        }
+        let jwk = Jwk::from_map(map).map_err(|e| KeyError::Signing(e.to_string()))?;
+        header.set_jwk(jwk);
+        josekit::jws::serialize_compact(&payload, &header, self.signer.as_ref())
+            .map_err(|e| KeyError::Signing(e.to_string()))
+    }
+
+    /// The RFC 7638 thumbprint of the public key (what a DPoP-bound token's `cnf.jkt` names).
+    pub fn thumbprint(&self) -> Result<String, KeyError> {
+        thumbprint(&self.public_jwk)
     }
 
     fn sign_payload(&self, typ: &str, kid: &str, payload: &[u8]) -> Result<String, KeyError> {

@@ -87,3 +87,6 @@ pending-next = Gallwch ddychwelyd i'r gwasanaeth nawr a rhoi cynnig arall arni y
 failed-heading = Nid oeddem yn gallu cadarnhau pwy ydych chi
 failed-body = Nid oedd { $provider } yn gallu cadarnhau pwy ydych chi.
 failed-next = Gallwch ddychwelyd i'r gwasanaeth i ddod o hyd i ffyrdd eraill o'i ddefnyddio.
+form-post-heading = Yn mynd â chi'n ôl i'r gwasanaeth
+form-post-body = Os nad oes dim yn digwydd, dewiswch Parhau.
+form-post-button = Parhau

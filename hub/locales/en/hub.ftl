@@ -86,3 +86,6 @@ pending-next = You can return to the service now and try again later.
 failed-heading = We could not confirm your identity
 failed-body = { $provider } could not confirm your identity.
 failed-next = You can return to the service to find other ways to use it.
+form-post-heading = Returning you to the service
+form-post-body = If nothing happens, select Continue.
+form-post-button = Continue

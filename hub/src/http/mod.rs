@@ -1,5 +1,6 @@
 //! HTTP helpers every endpoint and page shares (STYLE.md §16: below both): the hub's cookies, read and
-//! written through one typed module, and the shape of its redirects.
+//! written through one typed module, the shape of its redirects, and how an authorization response is
+//! delivered to a service (a redirect, or a form post the web layer renders).
 
 pub mod cookies;
 pub mod rate;
@@ -20,6 +21,29 @@ pub fn found(location: &str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// A response POSTed to a service by the person's browser (Form Post Response Mode §2): the web layer's
+/// middleware renders it as the page in the person's language (`crate::web::form_post`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormPost {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Sends an authorization response to the service as its response mode says.
+pub fn deliver(delivery: &crate::oauth::Delivery) -> Response {
+    match delivery {
+        crate::oauth::Delivery::Redirect(location) => found(location),
+        crate::oauth::Delivery::FormPost { action, fields } => {
+            let mut response = StatusCode::OK.into_response();
+            response.extensions_mut().insert(FormPost {
+                action: action.clone(),
+                fields: fields.clone(),
+            });
+            response
+        }
+    }
 }
 
 /// A JSON response with a `Cache-Control` header.

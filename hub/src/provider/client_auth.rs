@@ -145,15 +145,24 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
     if !client.active {
         return Err(HubError::oauth(ErrorCode::UnauthorizedClient, "client is not active"));
     }
-    match (presented, client.token_endpoint_auth_method) {
-        (
-            Presented::Assertion {
-                assertion_type,
-                assertion,
-                ..
-            },
-            TokenAuthMethod::PrivateKeyJwt,
-        ) => {
+    let method = match presented {
+        Presented::Assertion { .. } => TokenAuthMethod::PrivateKeyJwt,
+        Presented::SecretPost { .. } => TokenAuthMethod::ClientSecretPost,
+        Presented::SecretBasic { .. } => TokenAuthMethod::ClientSecretBasic,
+        Presented::None { .. } => return Err(invalid_client(basic, "client authentication is required")),
+    };
+    if !client.accepts_auth_method(method) {
+        return Err(invalid_client(
+            basic,
+            "client authentication method is not the registered one",
+        ));
+    }
+    match presented {
+        Presented::Assertion {
+            assertion_type,
+            assertion,
+            ..
+        } => {
             if assertion_type.as_deref() != Some(JWT_BEARER) {
                 return Err(invalid_client(false, "client_assertion_type must be jwt-bearer"));
             }
@@ -165,9 +174,11 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
                 })?;
             let now = state.now();
             let token_endpoint = state.config.url("/token");
+            let par_endpoint = state.config.url("/par");
             let issuer_slash = format!("{}/", state.config.issuer);
             let audiences = [
                 token_endpoint.as_str(),
+                par_endpoint.as_str(),
                 state.config.issuer.as_str(),
                 issuer_slash.as_str(),
             ];
@@ -188,8 +199,7 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
                 Err(invalid_client(false, "client assertion jti has been used before"))
             }
         }
-        (Presented::SecretPost { secret, .. }, TokenAuthMethod::ClientSecretPost)
-        | (Presented::SecretBasic { secret, .. }, TokenAuthMethod::ClientSecretBasic) => {
+        Presented::SecretPost { secret, .. } | Presented::SecretBasic { secret, .. } => {
             let hash = client.client_secret_hash.as_deref().unwrap_or_default();
             let ok = PasswordHash::new(hash)
                 .is_ok_and(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok());
@@ -199,10 +209,6 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
                 Err(invalid_client(basic, "client authentication failed"))
             }
         }
-        (Presented::None { .. }, _) => Err(invalid_client(basic, "client authentication is required")),
-        _ => Err(invalid_client(
-            basic,
-            "client authentication method is not the registered one",
-        )),
+        Presented::None { .. } => Err(invalid_client(basic, "client authentication is required")),
     }
 }

@@ -91,6 +91,13 @@ pub struct Client {
     pub permit_missing_nonce: bool,
     #[serde(default)]
     pub max_age_enabled: bool,
+    /// The client must send its authorization requests by `POST /par` first (RFC 9126 §5); always so
+    /// for `fapi2`.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Access tokens must be sender-constrained with DPoP (RFC 9449); always so for `fapi2`.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     #[serde(default)]
     pub landing_page_url: Option<String>,
     #[serde(default = "default_true")]
@@ -125,7 +132,32 @@ impl Client {
 
     /// Whether a nonce may be omitted in an authorization request.
     pub fn nonce_optional(&self) -> bool {
-        self.permit_missing_nonce || self.profile == Profile::OidcBasic
+        (self.permit_missing_nonce || self.profile == Profile::OidcBasic) && self.profile != Profile::Fapi2
+    }
+
+    /// Whether the client may leave out PKCE (never for `fapi2`: FAPI 2.0 SP §5.3.2.2).
+    pub fn pkce_optional(&self) -> bool {
+        (!self.pkce_required || self.profile == Profile::OidcBasic) && self.profile != Profile::Fapi2
+    }
+
+    /// Whether `max_age` is honoured (OIDC Core §3.1.2.1): for clients registered for it and every
+    /// `oidc-basic` client; One Login's way is to ignore it.
+    pub fn honours_max_age(&self) -> bool {
+        self.max_age_enabled || self.profile != Profile::OneLogin
+    }
+
+    /// Whether the client must push its authorization requests (RFC 9126 §5; FAPI 2.0 SP §5.3.2.2).
+    pub fn par_required(&self) -> bool {
+        self.require_pushed_authorization_requests || self.profile == Profile::Fapi2
+    }
+
+    /// Whether this way of authenticating at `/token` and `/par` is the client's: its registered method,
+    /// and for `oidc-basic` clients with a secret either of the secret methods (OIDC Core §9).
+    pub fn accepts_auth_method(&self, method: TokenAuthMethod) -> bool {
+        method == self.token_endpoint_auth_method
+            || (self.profile == Profile::OidcBasic
+                && self.token_endpoint_auth_method != TokenAuthMethod::PrivateKeyJwt
+                && method != TokenAuthMethod::PrivateKeyJwt)
     }
 }
 

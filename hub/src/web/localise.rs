@@ -1,8 +1,11 @@
-//! The middleware that renders every [`Page`] a handler returned in the person's language (see
-//! [`Chrome::of`]), and remembers a `?lang=` switch in the `__Host-hub-lang` cookie.
+//! The middleware that renders every [`Page`] (and [`FormPost`]) a handler returned in the person's
+//! language (see [`Chrome::of`]), and remembers a `?lang=` switch in the `__Host-hub-lang` cookie.
 
 use super::{chrome::Chrome, page::Page};
-use crate::http::cookies::{self, CookieChange};
+use crate::http::{
+    cookies::{self, CookieChange},
+    FormPost,
+};
 use axum::{extract::Request, http::header, middleware::Next, response::Response};
 
 /// Middleware: decides the request's language, hands it to handlers (as [`Chrome`]), renders any
@@ -16,6 +19,13 @@ pub async fn localise(mut request: Request, next: Next) -> Response {
     );
     request.extensions_mut().insert(chrome.clone());
     let mut response = next.run(request).await;
+    if let Some(post) = response.extensions_mut().remove::<FormPost>() {
+        let mut rendered = super::form_post::render(&post, &chrome);
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            rendered.headers_mut().append(header::SET_COOKIE, value.clone());
+        }
+        response = rendered;
+    }
     if let Some(page) = response.extensions_mut().remove::<Page>() {
         let status = response.status();
         let rendered = page.render_in(&chrome);

@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod choose_provider;
 pub mod chrome;
 pub mod consent;
+pub mod form_post;
 pub mod localise;
 pub mod notice;
 pub mod page;
@@ -30,7 +31,8 @@ pub fn respond(outcome: Outcome, reg: &Snapshot) -> Response {
         None => page::for_error(crate::error::HubError::NoJourney).into_response(),
     };
     let mut response = match &outcome.next {
-        Next::Service(location) | Next::Provider(location) => http::found(location),
+        Next::Service(delivery) => http::deliver(delivery),
+        Next::Provider(location) => http::found(location),
         Next::Choice | Next::ChoiceAgain => page("/choose-provider"),
         Next::Consent => page("/consent"),
         Next::Notice(n) => match &outcome.journey {

@@ -94,7 +94,8 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
     let redirect_uri = non_empty(&params.redirect_uri)
         .filter(|uri| client.has_redirect_uri(uri))
         .ok_or_else(|| Refusal::Page("request-problem-heading".into(), "unregistered-redirect-body".into()))?;
-    let Some(response_mode) = ResponseMode::parse(params.response_mode.as_deref()) else {
+    let allowed = |mode: ResponseMode| mode != ResponseMode::FormPost || client.profile == Profile::OidcBasic;
+    let Some(response_mode) = ResponseMode::parse(params.response_mode.as_deref()).filter(|m| allowed(*m)) else {
         return Err(Refusal::Page(
             "request-problem-heading".into(),
             Text::new("response-mode-body").arg(
@@ -175,6 +176,16 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
     if !scopes.iter().any(|s| s == "openid") {
         return Err(refuse(ErrorCode::InvalidScope, "scope must include openid"));
     }
+    // A generic OIDC client asks for what it knows (`profile`, `address`, …): the hub ignores scopes it
+    // does not offer (RFC 6749 §3.3 lets it), where One Login's way is to refuse them.
+    let scopes: Vec<String> = if client.profile == Profile::OidcBasic {
+        scopes
+            .into_iter()
+            .filter(|s| SCOPES.contains(&s.as_str()) && client.scopes.contains(s))
+            .collect()
+    } else {
+        scopes
+    };
     if let Some(s) = scopes
         .iter()
         .find(|s| !SCOPES.contains(&s.as_str()) || !client.scopes.contains(s))
@@ -195,7 +206,7 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
         non_empty(&params.code_challenge),
         params.code_challenge_method.as_deref(),
     ) {
-        (None, None) if !client.pkce_required || client.profile == Profile::OidcBasic => None,
+        (None, None) if client.pkce_optional() => None,
         (None, _) => return Err(refuse(ErrorCode::InvalidRequest, "code_challenge is required")),
         (Some(_), Some(m)) if m != "S256" => {
             return Err(refuse(ErrorCode::InvalidRequest, "code_challenge_method must be S256"))
@@ -237,7 +248,7 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
         Some(p) => Prompt::parse(p).map_err(|why| refuse(ErrorCode::InvalidRequest, why))?,
     };
     let max_age = match non_empty(&params.max_age) {
-        Some(m) if client.max_age_enabled => Some(
+        Some(m) if client.honours_max_age() => Some(
             m.parse::<i64>()
                 .ok()
                 .filter(|v| *v >= 0)
