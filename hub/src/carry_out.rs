@@ -436,10 +436,9 @@ async fn assert(
                 now,
             };
             let did = keys::did::did_web(state.config.identity_issuer()).unwrap_or_default();
-            let kid = keys::did::key_reference(&did, &state.keys.identity);
-            let sign = |claims: &crate::tokens::CoreIdentityClaims| {
-                state.keys.identity.sign_with_kid("JWT", &kid, claims).ok()
-            };
+            let key = state.identity_key();
+            let kid = keys::did::key_reference(&did, &key);
+            let sign = |claims: &crate::tokens::CoreIdentityClaims| key.sign_with_kid("JWT", &kid, claims).ok();
             userinfo.extend(identity::identity_claims(
                 &a.release,
                 &a.release,
@@ -460,6 +459,13 @@ async fn assert(
         .cloned()
         .collect();
 
+    // The service knows the session by one `sid` (Back-Channel Logout 1.0 §2.1), the journey's own when
+    // there is no session.
+    let sid = match (&new_session, &a.session) {
+        (Some(n), _) => crate::ids::Sid::of_session(&n.id, &client.client_id),
+        (None, Some(s)) => crate::ids::Sid::of_session(s, &client.client_id),
+        (None, None) => a.sid.clone(),
+    };
     let session_cookie = match (new_session, &a.session) {
         (Some(new_session), _) => {
             Some(start_session(state, cx.cookies, new_session, Some(client.client_id.clone())).await?)
@@ -471,6 +477,20 @@ async fn assert(
         (None, None) => None,
     };
 
+    // A pushed request yields one code (RFC 9126 §4, §7.3): the first journey to get here spends it.
+    if let Some(handle) = &request.pushed {
+        let ttl = Duration::from_secs(state.config.journey_ttl_secs);
+        if !state
+            .store
+            .put_if_absent(&key::pushed_spent(handle), vec![1], ttl)
+            .await?
+        {
+            return Err(crate::error::HubError::oauth(
+                crate::oauth::ErrorCode::InvalidRequestUri,
+                "the pushed request was used for a code already",
+            ));
+        }
+    }
     let issued = Fact::AssertionIssued {
         client_id: client.client_id.clone(),
         provider_id: a.person.provider.clone(),
@@ -494,8 +514,9 @@ async fn assert(
         sub,
         vector: a.vector,
         auth_time: a.person.auth_time,
-        sid: a.sid,
+        sid,
         userinfo,
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     let code = AuthCode::generate();
     state
@@ -503,7 +524,7 @@ async fn assert(
         .put_json(
             &key::code(&code),
             &grant,
-            Duration::from_secs(state.config.code_ttl_secs),
+            Duration::from_secs(client.code_ttl_secs(state.config.code_ttl_secs)),
         )
         .await?;
     tracing::info!(

@@ -91,6 +91,14 @@ pub struct Config {
     pub audit_witnesses: Vec<crate::audit::log::WitnessConfig>,
     /// The auditor view: its own listener, its own credentials, read-only.
     pub auditor: AuditorConfig,
+    /// How long services may cache the JWKS (`/.well-known/jwks.json`, `/upstream/jwks.json`), seconds.
+    /// A new key must be published at least this long before it signs (`keys rotate --after`).
+    pub jwks_max_age_secs: u64,
+    /// How long services may cache the DID document, seconds.
+    pub did_max_age_secs: u64,
+    /// How often the hub looks for added or removed key files in `keys_dir` (rotation without restart),
+    /// seconds; SIGHUP looks at once.
+    pub key_reload_secs: u64,
 }
 
 /// The auditor view's settings (issue "a transparency log": auditors' web view).
@@ -186,6 +194,9 @@ impl Default for Config {
             audit_checkpoint_every: 256,
             audit_witnesses: Vec::new(),
             auditor: AuditorConfig::default(),
+            jwks_max_age_secs: 86_400,
+            did_max_age_secs: 3_600,
+            key_reload_secs: 10,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod auditor;
 pub mod carry_out;
 pub mod clock;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod http;
 pub mod i18n;
@@ -46,7 +47,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use provider::{authorize, did, discovery, jwks, logout, token, trustmark, userinfo};
+use provider::{authorize, did, discovery, jwks, logout, par, token, trustmark, userinfo};
 use std::future::Future;
 
 /// The largest form body a person's page accepts, bytes.
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router<()> {
     let guarded = Router::new()
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/token", post(token::post))
+        .route("/par", post(par::post))
         .route(
             "/choose-provider",
             get(web::choose_provider::get).post(web::choose_provider::post),
@@ -123,6 +125,7 @@ fn reload_on_hangup(state: AppState) {
             return;
         };
         while hangups.recv().await.is_some() {
+            reload_keys(&state);
             let (applied, reg) = match state.reload_registries() {
                 Ok(reg) => {
                     tracing::info!("registries reloaded");
@@ -147,6 +150,61 @@ fn reload_on_hangup(state: AppState) {
     let _ = state;
 }
 
+/// Reads the key rings again if `keys_dir` changed (a key rotated in or pruned out, INTERFACE.md §7);
+/// a ring that does not load is logged and the rings in use stay.
+fn reload_keys(state: &AppState) {
+    match state.keys.reload() {
+        Ok(true) => {
+            let rings = state.keys.rings();
+            let now = state.now();
+            tracing::info!(
+                signing = rings.signing.active(now).kid(),
+                identity = rings.identity.active(now).kid(),
+                upstream = rings.upstream.active(now).kid(),
+                "key rings reloaded"
+            );
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = %e, "key rings not reloaded; the keys in use stay"),
+    }
+}
+
+/// Looks for key files added or removed every `key_reload_secs`, so a rotation reaches every instance
+/// without a restart or a signal, and writes each key's change of state (published, signing, retired,
+/// no longer published) to the assertion log.
+fn reload_keys_periodically(state: AppState) {
+    let every = std::time::Duration::from_secs(state.config.key_reload_secs.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut known = state.key_states();
+        loop {
+            tick.tick().await;
+            reload_keys(&state);
+            let now_states = state.key_states();
+            for ((ring, kid), change) in &now_states {
+                if known.get(&(ring.clone(), kid.clone())) != Some(change) {
+                    let fact = audit::Fact::KeyChanged {
+                        purpose: ring.clone(),
+                        kid: kid.clone(),
+                        change: (*change).to_string(),
+                    };
+                    audit::note(state.audit.as_ref(), state.now(), fact).await;
+                }
+            }
+            for (ring, kid) in known.keys().filter(|k| !now_states.contains_key(*k)) {
+                let fact = audit::Fact::KeyChanged {
+                    purpose: ring.clone(),
+                    kid: kid.clone(),
+                    change: "removed".into(),
+                };
+                audit::note(state.audit.as_ref(), state.now(), fact).await;
+            }
+            known = now_states;
+        }
+    });
+}
+
 /// Serves the hub on `listener` until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -159,6 +217,7 @@ pub async fn run(
     }
     let state = AppState::from_config(config).await?;
     reload_on_hangup(state.clone());
+    reload_keys_periodically(state.clone());
     if let Some(log) = &state.audit_log {
         tracing::info!(
             instance = %state.config.instance,

@@ -90,3 +90,4 @@ failed-next = Gallwch ddychwelyd i'r gwasanaeth i ddod o hyd i ffyrdd eraill o'i
 form-post-heading = Yn mynd â chi'n ôl i'r gwasanaeth
 form-post-body = Os nad oes dim yn digwydd, dewiswch Parhau.
 form-post-button = Parhau
+request-uri-refused-body = Nid oedd modd defnyddio ei gais a wthiwyd: { $reason }.

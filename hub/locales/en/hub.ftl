@@ -89,3 +89,4 @@ failed-next = You can return to the service to find other ways to use it.
 form-post-heading = Returning you to the service
 form-post-body = If nothing happens, select Continue.
 form-post-button = Continue
+request-uri-refused-body = Its pushed request could not be used: { $reason }.

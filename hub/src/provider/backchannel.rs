@@ -4,6 +4,7 @@
 
 use crate::{
     audit::{self, Fact},
+    ids::{SessionId, Sid},
     journey::HubSession,
     state::AppState,
     tokens::{LogoutTokenClaims, LOGOUT_TYP},
@@ -14,7 +15,7 @@ use std::time::Duration;
 const ATTEMPTS: u32 = 4;
 
 /// Sends logout tokens for an ended session, in the background.
-pub fn notify(state: &AppState, session: &HubSession) {
+pub fn notify(state: &AppState, id: &SessionId, session: &HubSession) {
     let reg = state.snapshot();
     for client in session.clients.iter().filter_map(|id| reg.client(id.as_str())) {
         let Some(uri) = client.backchannel_logout_uri.clone() else {
@@ -25,10 +26,11 @@ pub fn notify(state: &AppState, session: &HubSession) {
             &state.config.issuer,
             client.client_id.clone(),
             sub.clone(),
+            Sid::of_session(id, &client.client_id),
             crate::ids::random_token(),
             state.now(),
         );
-        let token = match state.keys.signing.sign(LOGOUT_TYP, &claims) {
+        let token = match state.logout_key().sign(LOGOUT_TYP, &claims) {
             Ok(token) => token,
             Err(e) => {
                 tracing::error!(error = %e, "could not sign a logout token");
