@@ -424,7 +424,12 @@ async fn assert(
     let sub = state.pairwise_sub(client, &a.person);
     let request = &a.request;
     let mut userinfo = identity::released_claims(&request.scopes, &a.person.claims);
-    match a.return_code {
+    let forced = state.sandbox.as_ref().and_then(|s| s.forced(&client.client_id));
+    let return_code: Option<String> = match &forced {
+        Some(crate::sandbox::Forced::ReturnCode(code)) => Some(code.clone()),
+        _ => a.return_code.map(str::to_string),
+    };
+    match &return_code {
         None => {
             let vtm = state.config.url("/trustmark");
             let for_ = CoreIdentityFor {
@@ -438,7 +443,15 @@ async fn assert(
             let did = keys::did::did_web(state.config.identity_issuer()).unwrap_or_default();
             let key = state.identity_key();
             let kid = keys::did::key_reference(&did, &key);
-            let sign = |claims: &crate::tokens::CoreIdentityClaims| key.sign_with_kid("JWT", &kid, claims).ok();
+            let sign = |claims: &crate::tokens::CoreIdentityClaims| match &forced {
+                Some(forced) => {
+                    let mut claims = claims.clone();
+                    crate::sandbox::credential(forced, &mut claims);
+                    let jwt = key.sign_with_kid("JWT", &kid, &claims).ok()?;
+                    Some(crate::sandbox::credential_signature(forced, jwt))
+                }
+                None => key.sign_with_kid("JWT", &kid, claims).ok(),
+            };
             userinfo.extend(identity::identity_claims(
                 &a.release,
                 &a.release,
@@ -498,7 +511,7 @@ async fn assert(
         levels_asked: request.vtr.clone(),
         level_reached: a.vector,
         claims_released: released,
-        return_code: a.return_code.map(str::to_string),
+        return_code: return_code.clone(),
         identity_credential_sha256: credential_hash,
         single_sign_on: a.single_sign_on,
     };
@@ -506,6 +519,9 @@ async fn assert(
         return Err(e.into());
     }
 
+    if let Some(sandbox) = &state.sandbox {
+        sandbox.assertion_issued(&client.client_id, &sub, &sid);
+    }
     let grant = CodeGrant {
         client_id: client.client_id.clone(),
         redirect_uri: request.return_to.redirect_uri.clone(),
@@ -535,6 +551,7 @@ async fn assert(
         "code issued"
     );
     telemetry::code_issued(a.vector.credential_vot(), a.vector.identity_vot(), a.return_code);
+
     Ok((
         request
             .return_to

@@ -96,6 +96,10 @@ pub struct Config {
     pub jwks_max_age_secs: u64,
     /// How long services may cache the DID document, seconds.
     pub did_max_age_secs: u64,
+    /// The sandbox for service teams (`/sandbox`): set only by `federation --sandbox`, never by a
+    /// configuration file or the environment, so a deployed hub cannot have it.
+    #[serde(skip)]
+    pub sandbox: bool,
     /// How often the hub looks for added or removed key files in `keys_dir` (rotation without restart),
     /// seconds; SIGHUP looks at once.
     pub key_reload_secs: u64,
@@ -197,6 +201,7 @@ impl Default for Config {
             jwks_max_age_secs: 86_400,
             did_max_age_secs: 3_600,
             key_reload_secs: 10,
+            sandbox: false,
         }
     }
 }

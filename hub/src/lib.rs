@@ -31,6 +31,7 @@ pub mod outbound;
 pub mod pairwise;
 pub mod provider;
 pub mod registry;
+pub mod sandbox;
 pub mod serve;
 pub mod state;
 pub mod store;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/healthz", get(ops::health::healthz))
         .route("/readyz", get(ops::health::readyz))
         .route("/metrics", get(ops::metrics::get))
+        .merge(sandbox_routes(&state))
         .route(idp::JWKS_PATH, get(upstream::jwks::get))
         .route(idp::CALLBACK_PATH, get(upstream::callback::get))
         .fallback(web::not_found)
@@ -106,6 +108,16 @@ pub fn router(state: AppState) -> Router<()> {
                 .on_failure(()),
         )
         .with_state(state)
+}
+
+/// The sandbox's routes, only when `federation --sandbox` turned it on (never in a plain hub).
+fn sandbox_routes(state: &AppState) -> Router<AppState> {
+    if state.sandbox.is_none() {
+        return Router::new();
+    }
+    Router::new()
+        .route("/sandbox", get(sandbox::page::get).post(sandbox::page::post))
+        .route("/sandbox/config", post(sandbox::config::post))
 }
 
 /// The tracing span of one request: method and path only. Query strings carry codes, states and

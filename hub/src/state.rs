@@ -239,6 +239,8 @@ pub struct Inner {
     pub limiter: crate::http::rate::Limiter,
     /// The assertion log, when this instance writes one.
     pub audit_log: Option<crate::audit::log::LogHandle>,
+    /// The service teams' sandbox, when `federation --sandbox` turned it on.
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
@@ -297,6 +299,7 @@ impl AppState {
         let seal = keys.seal.clone();
         Self(Arc::new(Inner {
             audit_log: None,
+            sandbox: config.sandbox.then(Arc::default),
             limiter: crate::http::rate::Limiter::new(config.rate_per_ip, config.rate_per_client, config.rate_limits),
             upstreams: Upstreams::new(
                 seams.outbound.clone(),

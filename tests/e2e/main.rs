@@ -17,3 +17,4 @@ mod load;
 mod logout;
 mod operations;
 mod resilience;
+mod sandbox;

@@ -237,10 +237,17 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         auth_time: grant.auth_time,
         at_hash: at_hash(access_token.as_str()),
     };
-    let id_token = state
-        .id_token_key(client)
-        .sign("JWT", &claims)
-        .map_err(|e| invalid(ErrorCode::ServerError, &format!("could not sign: {e}")))?;
+    let forced = state.sandbox.as_ref().and_then(|s| s.forced(&client.client_id));
+    let id_token = match &forced {
+        Some(forced) => crate::sandbox::id_token(
+            forced,
+            claims,
+            &state.id_token_key(client),
+            state.keys.rings().signing_rs256.active(now),
+        ),
+        None => state.id_token_key(client).sign("JWT", &claims),
+    }
+    .map_err(|e| invalid(ErrorCode::ServerError, &format!("could not sign: {e}")))?;
     audit::note(
         state.audit.as_ref(),
         now,

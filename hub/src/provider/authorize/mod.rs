@@ -501,6 +501,16 @@ async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<R
     if let Err(limited) = state.limiter.client(request.client_id.as_str()) {
         return Err(HubError::RateLimited(limited).into());
     }
+    // The sandbox (federation --sandbox only) may force an error here for this client.
+    let forced = state.sandbox.as_ref().and_then(|s| s.forced(&request.client_id));
+    let forced_error = match forced {
+        Some(crate::sandbox::Forced::AccessDenied) => Some(ErrorCode::AccessDenied),
+        Some(crate::sandbox::Forced::TemporarilyUnavailable) => Some(ErrorCode::TemporarilyUnavailable),
+        _ => None,
+    };
+    if let Some(code) = forced_error {
+        return Refusal::Redirect(request.return_to, code, "forced by the sandbox".into()).respond(&issuer);
+    }
     let to = request.return_to.clone();
     // The service knows the person's language: its `ui_locales` sets the pages' language from here on.
     let lang = request.ui_locales.as_deref().and_then(Lang::from_ui_locales);
