@@ -17,4 +17,5 @@ mod load;
 mod logout;
 mod operations;
 mod resilience;
+mod rotation;
 mod sandbox;
