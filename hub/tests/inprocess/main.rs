@@ -6,6 +6,7 @@
 mod app;
 mod auditor;
 mod fake_provider;
+mod guide;
 mod journeys;
 mod router;
 mod services;
