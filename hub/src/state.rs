@@ -183,7 +183,7 @@ impl HubKeys {
     /// Adds a key to ring `name` that signs from `activates` and reads the rings again (the sandbox's
     /// "rotate now"; operators use `keys rotate`).
     pub fn rotate(&self, name: &str, activates: i64) -> anyhow::Result<String> {
-        let (_, key) = keys::ring::rotate(&self.dir, name, activates)?;
+        let (_, key) = keys::ring::rotate(&self.dir, name, activates, activates)?;
         self.reload()?;
         Ok(key.kid().to_string())
     }

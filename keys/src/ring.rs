@@ -197,16 +197,26 @@ impl KeyRing {
 }
 
 /// Makes a new key for ring `name` in `dir` (the ring's algorithm) that signs from `activates`, and
-/// returns its file.
-pub fn rotate(dir: &Path, name: &str, activates: i64) -> Result<(PathBuf, SigningKey), KeyError> {
+/// returns its file. It must start after the key signing at `now` did, at a time no other key of the
+/// ring starts; it may start before a key already scheduled (a key rotated out early, say a compromised
+/// one, while the next planned rotation stays planned).
+pub fn rotate(dir: &Path, name: &str, activates: i64, now: i64) -> Result<(PathBuf, SigningKey), KeyError> {
     let ring = KeyRing::load(dir, name)?;
-    if let Some(latest) = ring.keys.last() {
-        if activates <= latest.activates {
-            return Err(KeyError::InvalidKey(format!(
-                "ring {name} already has a key signing from {}; a new key must start later",
-                latest.activates
-            )));
-        }
+    let current = ring
+        .keys
+        .iter()
+        .rev()
+        .find(|k| k.activates <= now)
+        .map_or(0, |k| k.activates);
+    if activates <= current {
+        return Err(KeyError::InvalidKey(format!(
+            "ring {name}'s key signing now started at {current}; a new key must start later"
+        )));
+    }
+    if ring.keys.iter().any(|k| k.activates == activates) {
+        return Err(KeyError::InvalidKey(format!(
+            "ring {name} already has a key starting at {activates}"
+        )));
     }
     let key = match ring.active(activates).alg() {
         "RS256" => SigningKey::generate_rs256()?,
@@ -308,15 +318,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = KeyRing::load_or_generate(dir.path(), "hub-signing", SigningKey::generate).unwrap();
         assert_eq!(first.keys.len(), 1);
-        let (path, key) = rotate(dir.path(), "hub-signing", 1_000).unwrap();
+        let (path, key) = rotate(dir.path(), "hub-signing", 1_000, 900).unwrap();
         assert!(path.ends_with("hub-signing@1000.pem"));
         let r = KeyRing::load(dir.path(), "hub-signing").unwrap();
         assert_eq!(r.active(999).kid(), first.active(0).kid());
         assert_eq!(r.active(1_000).kid(), key.kid());
         assert!(
-            rotate(dir.path(), "hub-signing", 1_000).is_err(),
-            "not at or before the latest"
+            rotate(dir.path(), "hub-signing", 1_000, 900).is_err(),
+            "not at a time taken"
         );
+        // An early key (a compromise) may come before the planned one; the planned one still follows.
+        let (_, early) = rotate(dir.path(), "hub-signing", 950, 900).unwrap();
+        let r = KeyRing::load(dir.path(), "hub-signing").unwrap();
+        assert_eq!(r.active(960).kid(), early.kid());
+        assert_eq!(r.active(1_000).kid(), key.kid());
+        assert!(
+            rotate(dir.path(), "hub-signing", 940, 960).is_err(),
+            "not before the key signing now"
+        );
+        std::fs::remove_file(dir.path().join("hub-signing@950.pem")).unwrap();
         assert!(prune(dir.path(), "hub-signing", 1_005, 10).unwrap().is_empty());
         let removed = prune(dir.path(), "hub-signing", 1_010, 10).unwrap();
         assert_eq!(removed.len(), 1);
@@ -329,7 +349,7 @@ mod tests {
     fn an_rsa_ring_rotates_to_rsa_and_mixed_rings_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         KeyRing::load_or_generate(dir.path(), "rs", SigningKey::generate_rs256).unwrap();
-        let (_, key) = rotate(dir.path(), "rs", 50).unwrap();
+        let (_, key) = rotate(dir.path(), "rs", 50, 0).unwrap();
         assert_eq!(key.alg(), "RS256");
         SigningKey::generate()
             .unwrap()

@@ -261,7 +261,7 @@ fn run(cli: Cli) -> Result<(), keys::KeyError> {
             }
             let at = now() + after;
             for ring in rings {
-                let (path, key) = keys::ring::rotate(&dir, &ring, at)?;
+                let (path, key) = keys::ring::rotate(&dir, &ring, at, at - after)?;
                 println!("{ring}\t{}\t{}\tsigns from {at}", key.kid(), path.display());
             }
         }
