@@ -2,7 +2,7 @@
 //!
 //! The client authenticates as at `/token` and pushes its whole authorization request (plain parameters
 //! or a signed request object); the hub validates it as `/authorize` would, keeps it for
-//! [`EXPIRES_IN`] seconds, and answers `201` with a `request_uri` the client sends the person to
+//! `request_uri_ttl_secs` ([`EXPIRES_IN`] by default) seconds, and answers `201` with a `request_uri` the client sends the person to
 //! `/authorize` with. A DPoP proof here, or `dpop_jkt`, binds the code to that key (RFC 9449 §10).
 //! Every refusal is the spec's JSON (RFC 9126 §2.3), never a redirect.
 
@@ -29,7 +29,8 @@ use axum::{
 use serde::Serialize;
 use std::time::Duration;
 
-/// How long a `request_uri` may be used, seconds (RFC 9126 §2.2; FAPI 2.0 SP: 5–600).
+/// How long a `request_uri` may be used by default, seconds (RFC 9126 §2.2; FAPI 2.0 SP: 5–600); the
+/// configuration's `request_uri_ttl_secs`.
 pub const EXPIRES_IN: u64 = 60;
 
 /// The PAR endpoint's answer (RFC 9126 §2.2).
@@ -115,6 +116,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .into());
     }
     let request_uri = format!("{PUSHED_URN}{}", random_token());
+    let expires_in = state.config.request_uri_ttl_secs;
     let pushed = Pushed {
         client_id: client.client_id.clone(),
         params,
@@ -125,7 +127,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .put_json(
             &key::pushed(&hash(&request_uri)),
             &pushed,
-            Duration::from_secs(EXPIRES_IN),
+            Duration::from_secs(expires_in),
         )
         .await?;
     tracing::info!(client_id = %client.client_id, "authorization request pushed");
@@ -133,7 +135,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         StatusCode::CREATED,
         Json(PushedResponse {
             request_uri,
-            expires_in: EXPIRES_IN,
+            expires_in,
         }),
     ));
     Ok(if proof.is_some() || client.requires_dpop() {
