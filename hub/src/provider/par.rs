@@ -80,6 +80,15 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .map_err(|_| invalid(ErrorCode::InvalidRequest, "the request is not a readable form"))?;
     params.client_id = Some(client.client_id.to_string());
     let by_object = params.request.is_some();
+    // A client registered for signed requests pushes only signed ones (FAPI 2.0 Message Signing §5.3.2):
+    // refused here, where the client is told, not later in the person's browser.
+    if !by_object && client.jar_required {
+        return Err(invalid(
+            ErrorCode::InvalidRequest,
+            "this client must push a signed request object",
+        )
+        .into());
+    }
     let params = match authorize::unpack_request_object(&state, &client, params).await {
         Ok(params) => params,
         Err(ObjectRefusal::Store(e)) => return Err(HubError::from(e).into()),

@@ -65,7 +65,7 @@ impl Dpop {
         Ok(self.key.thumbprint()?)
     }
 
-    fn nonce(&self) -> Option<String> {
+    pub fn nonce(&self) -> Option<String> {
         self.nonce.lock().ok().and_then(|n| n.clone())
     }
 
@@ -182,6 +182,15 @@ impl Fapi {
         }
     }
 
+    /// The client registered for signed requests only, with client 1's key.
+    pub fn signed_only(s: &'static Shared) -> Self {
+        Self {
+            id: super::FAPI_JAR,
+            key: &s.fapi_keys[0],
+            s,
+        }
+    }
+
     pub fn redirect_uri(&self) -> String {
         self.s.redirect_uri(self.id)
     }
@@ -202,7 +211,7 @@ impl Fapi {
     }
 
     /// The suite's PAR parameters, changed as asked.
-    fn par_params(&self, set: &[(&str, Option<String>)]) -> (Vec<(String, String)>, Pushed) {
+    pub fn par_params(&self, set: &[(&str, Option<String>)]) -> (Vec<(String, String)>, Pushed) {
         let (verifier, challenge) = pkce();
         let mut params: Vec<(String, String)> = [
             ("client_id", self.id.to_string()),

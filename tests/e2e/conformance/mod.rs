@@ -16,6 +16,7 @@ pub mod callback;
 pub mod client;
 pub mod config;
 pub mod fapi2;
+pub mod fapi2_signed;
 pub mod logout;
 pub mod table;
 
@@ -35,6 +36,9 @@ pub const POST_SECRET: &str = "conformance-post-secret-0123456789abcdef";
 /// The two FAPI 2.0 clients, with different keys; the second's redirect URI carries a query.
 pub const FAPI_1: &str = "conf-fapi-1";
 pub const FAPI_2: &str = "conf-fapi-2";
+/// A FAPI client registered for signed requests only (`jar_required`), with the first client's key:
+/// what the FAPI 2.0 Message Signing plan's client is.
+pub const FAPI_JAR: &str = "conf-fapi-jar";
 /// The query the second FAPI client's redirect URI carries (the suite's `client2`).
 pub const DUMMY_QUERY: &str = "dummy1=lorem&dummy2=ipsum";
 
@@ -112,9 +116,11 @@ client_name = "Conformance FAPI client {id}"
 redirect_uris = ["{redirect}"]
 scopes = ["openid", "email", "phone"]
 profile = "fapi2"
+jar_required = {}
 public_key = """
 {}"""
 "#,
+            id == FAPI_JAR,
             key.public_pem()?
         ))
     };
@@ -124,6 +130,7 @@ public_key = """
         basic(POST, "client_secret_post", secret(POST_SECRET)?),
         fapi(FAPI_1, &format!("{cb}/callback"), &fapi_keys[0])?,
         fapi(FAPI_2, &format!("{cb}/callback?{DUMMY_QUERY}"), &fapi_keys[1])?,
+        fapi(FAPI_JAR, &format!("{cb}/callback"), &fapi_keys[0])?,
     ]
     .concat())
 }
