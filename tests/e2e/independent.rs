@@ -312,3 +312,128 @@ $PUBLIC_KEY"""
     }
     Ok(())
 }
+
+/// `tests/independent-py`.
+fn py_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("independent-py")
+}
+
+/// Makes `tests/independent-py/.venv` with the pinned packages of `requirements.txt` once per run, when
+/// it is missing (`scripts/test` does the same first).
+async fn ensure_python() -> Result<PathBuf> {
+    static INSTALLED: OnceCell<PathBuf> = OnceCell::const_new();
+    INSTALLED
+        .get_or_try_init(|| async {
+            let venv = py_dir().join(".venv");
+            let python = venv.join("bin").join("python");
+            if !python.exists() {
+                let made = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()
+                    .await
+                    .context("python3 -m venv: tests/independent-py needs Python 3 with venv and pip")?;
+                if !made.success() {
+                    bail!("python3 -m venv {} failed", venv.display());
+                }
+                let installed = Command::new(venv.join("bin").join("pip"))
+                    .args(["install", "-q", "--disable-pip-version-check", "-r"])
+                    .arg(py_dir().join("requirements.txt"))
+                    .status()
+                    .await
+                    .context("pip install")?;
+                if !installed.success() {
+                    bail!("pip install -r tests/independent-py/requirements.txt failed");
+                }
+            }
+            Ok(python)
+        })
+        .await
+        .cloned()
+}
+
+/// Runs the Authlib client registered with `registered`'s public key, signing with `signing`.
+async fn run_python_client(registered: &keys::SigningKey, signing: &keys::SigningKey) -> Result<Outcome> {
+    let python = ensure_python().await?;
+    let dir = tempfile::tempdir()?;
+    let key_file = dir.path().join("independent-py.pem");
+    signing.write_pem(&key_file)?;
+    let public_pem = registered.public_pem()?;
+    let fed = Federation::start_with(Options {
+        store: StoreKind::Memory,
+        extra_clients: format!(
+            r#"
+[[clients]]
+client_id = "independent-py"
+client_name = "Independent Python client"
+redirect_uris = ["{REDIRECT_URI}"]
+scopes = ["openid", "email"]
+public_key = """
+{public_pem}"""
+"#
+        ),
+        ..Options::default()
+    })
+    .await?;
+    let run = Command::new(python)
+        .arg(py_dir().join("run.py"))
+        .env("HUB_ISSUER", &fed.hub)
+        .env("CLIENT_ID", "independent-py")
+        .env("REDIRECT_URI", REDIRECT_URI)
+        .env("PRIVATE_KEY_PEM_FILE", &key_file)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .context("the Python client did not finish in 60 s")?
+        .context("running python")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| {
+            anyhow!(
+                "no JSON line ({}):\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+    let result: Value = serde_json::from_str(line)?;
+    eprintln!("independent Python client ({}): {result}", out.status);
+    Ok(Outcome {
+        success: out.status.success(),
+        result,
+    })
+}
+
+/// A second library in a second language: Authlib (Python) with `private_key_jwt`, PKCE and the ID token
+/// verified against the JWKS, as a One Login service would configure it.
+#[tokio::test]
+async fn independent_python_client_authlib_signs_in_with_pkce_and_private_key_jwt() -> Result<()> {
+    let key = keys::SigningKey::generate()?;
+    let Outcome { success, result } = run_python_client(&key, &key).await?;
+    if !success || result["ok"] != Value::Bool(true) {
+        bail!("the Python client failed: {result}");
+    }
+    let sub = result["sub"].as_str().ok_or_else(|| anyhow!("no sub: {result}"))?;
+    if !sub.starts_with("urn:fdc:gov.uk:2022:") || result["vot"] != "Cl.Cm" || result["id_token_alg"] != "ES256" {
+        bail!("unexpected ID token: {result}");
+    }
+    if result["userinfo"]["sub"] != sub || result["userinfo"]["email"].as_str().is_none() {
+        bail!("userinfo: {result}");
+    }
+    Ok(())
+}
+
+/// Its control: signing with a key the hub does not know fails at the token endpoint.
+#[tokio::test]
+async fn independent_python_client_with_an_unregistered_key_is_refused() -> Result<()> {
+    let Outcome { success, result } =
+        run_python_client(&keys::SigningKey::generate()?, &keys::SigningKey::generate()?).await?;
+    if success || !result["error"].as_str().is_some_and(|e| e.contains("invalid_client")) {
+        bail!("an unregistered key was accepted, or failed otherwise: {result}");
+    }
+    Ok(())
+}
