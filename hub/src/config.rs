@@ -28,6 +28,9 @@ pub struct Config {
     pub journey_ttl_secs: u64,
     /// Lifetime of an authorization code, seconds (at most 300).
     pub code_ttl_secs: u64,
+    /// Lifetime of a pushed authorization request's `request_uri`, seconds (RFC 9126 §2.2; FAPI 2.0 asks
+    /// for 5..=600, the conformance suite for at least 5).
+    pub request_uri_ttl_secs: u64,
     /// Lifetime of an access token, seconds.
     pub access_token_ttl_secs: u64,
     /// Lifetime of an ID token, seconds.
@@ -164,6 +167,7 @@ impl Default for Config {
             sub_prefix: "urn:fdc:gov.uk:2022:".into(),
             journey_ttl_secs: 3600,
             code_ttl_secs: 300,
+            request_uri_ttl_secs: 60,
             access_token_ttl_secs: 180,
             id_token_ttl_secs: 120,
             http_timeout_secs: 5,
@@ -234,6 +238,9 @@ impl Config {
         if self.code_ttl_secs == 0 || self.code_ttl_secs > 300 {
             return Err("field code_ttl_secs: must be 1..=300".into());
         }
+        if !(5..=600).contains(&self.request_uri_ttl_secs) {
+            return Err("field request_uri_ttl_secs: must be 5..=600".into());
+        }
         if self.id_token_ttl_secs == 0 || self.access_token_ttl_secs == 0 || self.journey_ttl_secs == 0 {
             return Err(
                 "lifetimes (id_token_ttl_secs, access_token_ttl_secs, journey_ttl_secs) must be positive".into(),
@@ -274,5 +281,33 @@ impl Config {
     /// A URL under the issuer.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Case = (fn(&mut Config), Option<&'static str>);
+
+    #[test]
+    fn lifetimes_out_of_their_range_name_the_field() {
+        let cases: [Case; 6] = [
+            (|_| {}, None),
+            (|c| c.code_ttl_secs = 0, Some("code_ttl_secs")),
+            (|c| c.code_ttl_secs = 301, Some("code_ttl_secs")),
+            (|c| c.request_uri_ttl_secs = 4, Some("request_uri_ttl_secs")),
+            (|c| c.request_uri_ttl_secs = 601, Some("request_uri_ttl_secs")),
+            (|c| c.request_uri_ttl_secs = 5, None),
+        ];
+        for (edit, want) in cases {
+            let mut config = Config::default();
+            edit(&mut config);
+            match (config.validate(), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(field)) => assert!(e.contains(field), "{e}"),
+                (got, want) => unreachable!("{got:?}, wanted an error naming {want:?}"),
+            }
+        }
     }
 }

@@ -70,9 +70,12 @@ impl HubError {
         }
     }
 
-    /// The OAuth code a service receives for this error.
+    /// The OAuth code a service receives for this error: a store that does not answer is "try again"; one
+    /// that answers with a value the hub cannot read (sealed with a key it lacks, or not its shape) is an
+    /// unexpected condition, `server_error` (RFC 6749 §4.1.2.1, §5.2).
     pub fn code(&self) -> ErrorCode {
         match self {
+            Self::Store(StoreError::Corrupt(_)) => ErrorCode::ServerError,
             Self::Store(_) | Self::Audit(_) | Self::RateLimited(_) => ErrorCode::TemporarilyUnavailable,
             Self::OAuth { code, .. } => *code,
             Self::InvalidClient { .. } => ErrorCode::InvalidClient,
@@ -85,6 +88,7 @@ impl HubError {
     /// The `error_description` a service receives: never internal detail.
     pub fn description(&self) -> String {
         match self {
+            Self::Store(StoreError::Corrupt(_)) => "the hub could not complete the request".into(),
             Self::Store(_) | Self::Audit(_) => "the hub cannot complete the request now; try again later".into(),
             Self::RateLimited(l) => format!("too many requests; retry after {} s", l.seconds()),
             Self::OAuth { description, .. }
@@ -103,6 +107,7 @@ impl HubError {
     /// Logs the error once, where it is rendered.
     pub fn log(&self) {
         match self {
+            Self::Store(e @ StoreError::Corrupt(_)) => tracing::error!(error = %e, "store value unreadable"),
             Self::Store(e) => tracing::warn!(error = %e, "store unavailable"),
             Self::Audit(e) => tracing::error!(error = %e, "audit log unavailable; nothing asserted"),
             Self::Journey(e) => tracing::info!(error = %e, "journey step refused"),
@@ -160,6 +165,7 @@ impl HubError {
 
     fn status(&self) -> StatusCode {
         match self {
+            Self::Store(StoreError::Corrupt(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(_) | Self::Audit(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::OAuth {
                 code: ErrorCode::TemporarilyUnavailable,
@@ -257,6 +263,18 @@ mod tests {
         assert!(location.starts_with("https://svc.example/cb?error=temporarily_unavailable"));
         assert!(location.contains("state=s") && location.contains("iss=https%3A%2F%2Fhub"));
         assert!(!location.contains("refused"), "no internal detail reaches the service");
+        // A value the hub cannot read is not a store that is down: server_error, 500, no detail.
+        let corrupt = || HubError::Store(StoreError::Corrupt("aead: bad tag".into()));
+        assert_eq!(corrupt().code(), ErrorCode::ServerError);
+        assert_eq!(corrupt().json().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let location = corrupt().to_service(&to, "https://hub").headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            location.contains("error=server_error") && !location.contains("aead"),
+            "{location}"
+        );
         let basic = HubError::InvalidClient {
             description: "no".into(),
             basic: true,

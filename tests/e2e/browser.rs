@@ -170,3 +170,45 @@ async fn browser_sign_in_and_out_on_memory_store() -> Result<()> {
 async fn browser_sign_in_and_out_on_redis() -> Result<()> {
     sign_in_in_a_browser(StoreKind::Redis).await
 }
+
+/// OAuth 2.0 Form Post Response Mode §2 in a real browser: the hub's page submits itself, without a
+/// click (its one script, allowed by its hash in the page's CSP, whose `form-action` lets the form go
+/// to the service's origin), by POST, urlencoded, to the service's redirect URI (the conformance
+/// callback listener, which answers with what it received).
+#[tokio::test]
+async fn the_form_post_page_submits_itself_to_the_service_in_a_real_browser() -> Result<()> {
+    use crate::conformance::{callback::Received, client::Rp, shared, Mode, Plan};
+    let s = shared(Plan::Oidc).await?;
+    let rp = Rp::basic(Mode::FormPost);
+    let request = rp.request(s, &[]);
+    let browser = Browser::start().await?;
+    let outcome = async {
+        browser.client.goto(&request.url).await?;
+        browser.wait_for_url(&format!("{}/choose-provider", s.hub())).await?;
+        browser.click("#provider-stub-a").await?;
+        browser.click("#continue").await?;
+        browser
+            .wait_for_url(&format!("{}/stub-a/authorize", s.fed.stub))
+            .await?;
+        browser.click("#continue").await?;
+        let at = browser.wait_for_url(&format!("{}/callback", s.cb)).await?;
+        anyhow::ensure!(at == format!("{}/callback", s.cb), "at {at}");
+        let body = browser.text("body").await?;
+        let got = Received::from_json(&serde_json::from_str(&body)?)?;
+        anyhow::ensure!(got.method == "POST", "{got:?}");
+        anyhow::ensure!(
+            got.content_type.as_deref() == Some("application/x-www-form-urlencoded"),
+            "{got:?}"
+        );
+        let field = |name: &str| got.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        anyhow::ensure!(field("code").is_some_and(|c| !c.is_empty()), "{got:?}");
+        anyhow::ensure!(
+            field("state") == request.state && field("iss").as_deref() == Some(s.hub()),
+            "{got:?}"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    browser.close().await?;
+    outcome
+}

@@ -37,8 +37,18 @@ pub struct Federation {
     pub client_key: keys::SigningKey,
     children: Vec<(String, Child)>,
     hub_log: Option<Arc<Mutex<String>>>,
+    /// Whether the processes run under [`WATCHDOG`] (see [`Options::shared`]).
+    watched: bool,
     _dir: tempfile::TempDir,
 }
+
+/// Runs a command and ends it when the process `$E2E_PARENT` (the test binary) has gone, checking once a
+/// second: a federation kept in a `static` is never dropped, and its processes must not outlive the run.
+const WATCHDOG: &str = r#""$@" &
+child=$!
+while kill -0 "$E2E_PARENT" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done
+kill "$child" 2>/dev/null
+wait "$child""#;
 
 impl Drop for Federation {
     fn drop(&mut self) {
@@ -125,6 +135,9 @@ pub struct Options {
     pub hub_config: String,
     /// Start idp-stub with `--non-interactive <persona>`: it answers every sign-in at once, without its page.
     pub stub_non_interactive: Option<String>,
+    /// The federation is shared by many tests and never dropped (a `static`): each process is watched by
+    /// a small shell that ends it once this test process has gone, so nothing outlives the test run.
+    pub shared: bool,
 }
 
 impl Default for Options {
@@ -137,6 +150,7 @@ impl Default for Options {
             capture_hub_log: false,
             hub_config: String::new(),
             stub_non_interactive: None,
+            shared: false,
         }
     }
 }
@@ -299,6 +313,7 @@ public_key = """
             client_key,
             children: Vec::new(),
             hub_log: options.capture_hub_log.then(Arc::default),
+            watched: options.shared,
             _dir: dir,
         };
         let dir = fed._dir.path().to_path_buf();
@@ -401,7 +416,18 @@ public_key = """
 
     fn spawn(&mut self, name: &str, args: &[&str]) -> Result<()> {
         let capture = self.hub_log.clone().filter(|_| name == "hub");
-        let mut child = Command::new(binary(name)?)
+        let mut command = if self.watched {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(WATCHDOG)
+                .arg("watchdog")
+                .arg(binary(name)?)
+                .env("E2E_PARENT", std::process::id().to_string());
+            c
+        } else {
+            Command::new(binary(name)?)
+        };
+        let mut child = command
             .args(args)
             .env("RUST_LOG", if capture.is_some() { "debug" } else { "error" })
             .stdout(Stdio::piped())

@@ -6,6 +6,7 @@ mod attacks;
 mod audit;
 mod browser;
 mod concurrency;
+mod conformance;
 mod faults;
 mod flows;
 mod harness;

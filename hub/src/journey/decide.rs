@@ -124,10 +124,34 @@ pub fn start(
             ErrorCode::LoginRequired,
             "no session at the hub meets the request",
         ),
-        None => Decided {
-            decision: Decision::Choose(journey),
-            facts: Vec::new(),
-        },
+        None => {
+            // No provider can reach a wanted level (OIDC Unmet Authentication Requirements 1.0 §2), or
+            // every one that can is down (INTERFACE.md §2): the service is told at once, rather than the
+            // person being shown a choice with nothing to choose.
+            let able: Vec<bool> = reg
+                .providers
+                .able_to_reach(&journey.request.vtr)
+                .map(|p| p.temporarily_unavailable)
+                .collect();
+            if able.is_empty() {
+                returned(
+                    &journey.request,
+                    ErrorCode::UnmetAuthenticationRequirements,
+                    "no identity provider of this hub can reach the level asked for",
+                )
+            } else if able.iter().all(|down| *down) {
+                returned(
+                    &journey.request,
+                    ErrorCode::TemporarilyUnavailable,
+                    "every identity provider able to reach the level asked for is unavailable",
+                )
+            } else {
+                Decided {
+                    decision: Decision::Choose(journey),
+                    facts: Vec::new(),
+                }
+            }
+        }
         Some((live, met)) => {
             let person = live.session.person.clone();
             if journey.request.prompt == Some(Prompt::None) && !release(reg, &journey.request, &person, &met).is_empty()
@@ -930,6 +954,18 @@ mod tests {
                 Some(live("Cl.Cm", NOW - 10)),
                 "assert(return_code=None, new_session=false)",
             ),
+            (
+                "no provider reaches P3",
+                p2(&|r| r.vtr = vec![Vector::parse("Cl.Cm.P3").unwrap()]),
+                None,
+                "return(unmet_authentication_requirements)",
+            ),
+            (
+                "a session meets P3 though no provider could now",
+                p2(&|r| r.vtr = vec![Vector::parse("Cl.Cm.P3").unwrap()]),
+                Some(live("Cl.Cm.P3", NOW - 10)),
+                "ask_consent(new_session=false)",
+            ),
         ];
         for (name, request, session, want) in cases {
             let decided = start(request, session.as_ref(), &reg, NOW, Sid::generate(), binding()).unwrap();
@@ -939,6 +975,43 @@ mod tests {
                 "{name}: {:?}",
                 decided.facts
             );
+        }
+    }
+
+    #[test]
+    fn every_provider_able_to_reach_the_level_down_is_temporarily_unavailable() {
+        let mut reg = reg();
+        reg.providers = Arc::new(
+            ProviderRegistry::parse(
+                r#"[[providers]]
+                id = "p1"
+                name = "P1 only"
+                name_cy = "P1"
+                issuer = "https://p1.example"
+                client_id = "hub"
+                levels = ["Cl.Cm.P1"]
+                [[providers]]
+                id = "down"
+                name = "Down"
+                name_cy = "Down"
+                issuer = "https://down.example"
+                client_id = "hub"
+                levels = ["Cl.Cm", "Cl.Cm.P2"]
+                temporarily_unavailable = true"#,
+            )
+            .unwrap(),
+        );
+        for (vtr, want) in [
+            ("Cl.Cm.P2", "return(temporarily_unavailable)"),
+            ("Cl.Cm.P1", "choose"),
+            ("Cl.Cm.P3", "return(unmet_authentication_requirements)"),
+        ] {
+            let r = AuthRequest {
+                vtr: vec![Vector::parse(vtr).unwrap()],
+                ..request("Cl.Cm", &[])
+            };
+            let decided = start(r, None, &reg, NOW, Sid::generate(), binding()).unwrap();
+            assert_eq!(kind(&decided.decision), want, "{vtr}");
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! The client authenticates as at `/token` and pushes its whole authorization request (plain parameters
 //! or a signed request object); the hub validates it as `/authorize` would, keeps it for
-//! [`EXPIRES_IN`] seconds, and answers `201` with a `request_uri` the client sends the person to
+//! `request_uri_ttl_secs` ([`EXPIRES_IN`] by default) seconds, and answers `201` with a `request_uri` the client sends the person to
 //! `/authorize` with. A DPoP proof here, or `dpop_jkt`, binds the code to that key (RFC 9449 §10).
 //! Every refusal is the spec's JSON (RFC 9126 §2.3), never a redirect.
 
@@ -29,7 +29,8 @@ use axum::{
 use serde::Serialize;
 use std::time::Duration;
 
-/// How long a `request_uri` may be used, seconds (RFC 9126 §2.2; FAPI 2.0 SP: 5–600).
+/// How long a `request_uri` may be used by default, seconds (RFC 9126 §2.2; FAPI 2.0 SP: 5–600); the
+/// configuration's `request_uri_ttl_secs`.
 pub const EXPIRES_IN: u64 = 60;
 
 /// The PAR endpoint's answer (RFC 9126 §2.2).
@@ -79,6 +80,15 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .map_err(|_| invalid(ErrorCode::InvalidRequest, "the request is not a readable form"))?;
     params.client_id = Some(client.client_id.to_string());
     let by_object = params.request.is_some();
+    // A client registered for signed requests pushes only signed ones (FAPI 2.0 Message Signing §5.3.2):
+    // refused here, where the client is told, not later in the person's browser.
+    if !by_object && client.jar_required {
+        return Err(invalid(
+            ErrorCode::InvalidRequest,
+            "this client must push a signed request object",
+        )
+        .into());
+    }
     let params = match authorize::unpack_request_object(&state, &client, params).await {
         Ok(params) => params,
         Err(ObjectRefusal::Store(e)) => return Err(HubError::from(e).into()),
@@ -115,6 +125,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .into());
     }
     let request_uri = format!("{PUSHED_URN}{}", random_token());
+    let expires_in = state.config.request_uri_ttl_secs;
     let pushed = Pushed {
         client_id: client.client_id.clone(),
         params,
@@ -125,7 +136,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .put_json(
             &key::pushed(&hash(&request_uri)),
             &pushed,
-            Duration::from_secs(EXPIRES_IN),
+            Duration::from_secs(expires_in),
         )
         .await?;
     tracing::info!(client_id = %client.client_id, "authorization request pushed");
@@ -133,7 +144,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         StatusCode::CREATED,
         Json(PushedResponse {
             request_uri,
-            expires_in: EXPIRES_IN,
+            expires_in,
         }),
     ));
     Ok(if proof.is_some() || client.requires_dpop() {

@@ -5,6 +5,7 @@
 
 mod app;
 mod auditor;
+mod errors;
 mod fake_provider;
 mod guide;
 mod journeys;
