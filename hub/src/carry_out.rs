@@ -139,7 +139,13 @@ fn mine(current: &Current, cookies: &HubCookies) -> Result<(), HubError> {
 
 async fn load(state: &AppState, id: JourneyId) -> Result<Current, HubError> {
     match state.store.get_versioned::<Journey>(&key::journey(&id)).await? {
-        Some(stored) => Ok(Current { id, stored }),
+        Some(stored) => {
+            // This request is a step of the journey: it joins the journey's trace.
+            if let Some(trace) = &stored.value.trace {
+                serving::request::continue_trace(trace);
+            }
+            Ok(Current { id, stored })
+        }
         None => Err(HubError::NoJourney),
     }
 }
@@ -254,7 +260,11 @@ impl Kept {
             }
             Kept::New(id) => {
                 let ttl = Duration::from_secs(state.config.journey_start_ttl_secs.min(state.config.journey_ttl_secs));
-                state.store.put_json(&key::journey(id), journey, ttl).await?;
+                let journey = Journey {
+                    trace: serving::request::current_traceparent(),
+                    ..journey.clone()
+                };
+                state.store.put_json(&key::journey(id), &journey, ttl).await?;
             }
         }
         Ok(link)

@@ -70,3 +70,8 @@ pub fn provider_outcome(provider: &str, outcome: ProviderOutcome) {
     metrics::counter!("hub_provider_outcomes_total", "provider" => provider.to_string(), "outcome" => outcome)
         .increment(1);
 }
+
+/// Counts TLS certificate reloads by outcome (`applied` or `refused`).
+pub fn tls_reload(outcome: &'static str) {
+    metrics::counter!("hub_tls_reloads_total", "outcome" => outcome).increment(1);
+}

@@ -16,7 +16,7 @@ use std::{
 };
 
 /// A limit: a steady rate per second and the burst allowed above it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     pub per_second: u32,
