@@ -15,5 +15,8 @@ mod independent_op;
 mod launcher;
 mod load;
 mod logout;
+mod observability;
 mod operations;
 mod resilience;
+mod rolling;
+mod tls;
