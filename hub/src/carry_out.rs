@@ -356,10 +356,25 @@ async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) 
         } => {
             kept.end(state).await?;
             tracing::info!(client_id = %client_id, error = %code, "returned to the service with an error");
+            let provider = match &kept {
+                Kept::Stored(current) => match &current.journey().stage {
+                    crate::journey::Stage::AtProvider { attempt, .. } => attempt.provider.as_str().to_string(),
+                    crate::journey::Stage::Consenting { person, .. } => person.provider.as_str().to_string(),
+                    _ => "none".to_string(),
+                },
+                Kept::New(_) => "none".to_string(),
+            };
+            telemetry::journey_ended(client_id.as_str(), &provider, code.as_str());
             Next::Service(to.deliver_error(&state.config.issuer, code, description))
         }
         Decision::Assert { assertion, new_session } => {
             kept.end(state).await?;
+            let provider = if assertion.single_sign_on {
+                "single_sign_on"
+            } else {
+                assertion.person.provider.as_str()
+            };
+            telemetry::journey_ended(assertion.request.client_id.as_str(), provider, "assertion");
             record_all(state, &id, facts).await;
             let (location, session_cookie) = assert(state, &id, *assertion, new_session, cx).await?;
             cookies.extend(session_cookie);

@@ -218,6 +218,28 @@ async fn one_sign_in_is_one_trace_across_the_three_processes_and_their_json_logs
         at_stub.iter().any(|p| p == "/stub-a/token") && at_stub.iter().any(|p| p == "/stub-a/userinfo"),
         "the stub's lines for the hub's request {hub_callback}: {at_stub:?}"
     );
+    // /readyz names each dependency, without error text; the provider used is fresh.
+    let ready: Value = reqwest::get(format!("{}/readyz", fed.hub)).await?.json().await?;
+    ensure!(ready["ready"] == true, "{ready}");
+    for check in ["store", "keys", "audit_log"] {
+        ensure!(ready["checks"][check] == "ok", "{check}: {ready}");
+    }
+    ensure!(ready["checks"]["providers"]["stub-a"] == "fresh", "{ready}");
+    ensure!(ready["checks"]["providers"]["stub-b"] == "not_fetched", "{ready}");
+    // The metrics an operator's dashboard and alerts read.
+    let metrics = reqwest::get(format!("{}/metrics", fed.hub)).await?.text().await?;
+    for series in [
+        "hub_journeys_total{client=\"rp-example\",provider=\"stub-a\",outcome=\"assertion\"} 1",
+        "hub_provider_requests_total{provider=\"stub-a\",endpoint=\"token\",outcome=\"ok\"} 1",
+        "hub_provider_request_duration_seconds_bucket{provider=\"stub-a\",endpoint=\"userinfo\",le=",
+        "hub_store_operation_duration_seconds_bucket{op=\"put\",le=",
+        "hub_http_request_duration_seconds_bucket{path=\"/token\",le=",
+        "hub_audit_append_seconds_bucket{le=",
+        "hub_audit_unpublished_entries ",
+        "hub_key_age_seconds{key=\"signing\"} ",
+    ] {
+        ensure!(metrics.contains(series), "no {series} in /metrics:\n{metrics}");
+    }
     // The request id goes back to the caller.
     let answer = reqwest::Client::new()
         .get(format!("{}/healthz", fed.hub))
