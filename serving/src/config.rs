@@ -15,7 +15,8 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub key_file: Option<PathBuf>,
-    /// How often the certificate and key files are checked for a change, seconds (0: only on SIGHUP).
+    /// How often the certificate and key files are checked for a change, seconds (absent: 5; 0: only on
+    /// SIGHUP for the hub, never for the others).
     pub watch_secs: Option<u64>,
     /// An extra CA certificate file (PEM, one or more) trusted for outbound calls besides the system's
     /// roots: for private providers, services or a test CA.

@@ -19,7 +19,9 @@ use std::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
+    /// Requests per second allowed steadily.
     pub per_second: u32,
+    /// Requests allowed at once above the steady rate.
     pub burst: u32,
 }
 
