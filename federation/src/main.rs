@@ -6,6 +6,8 @@
 //! 8090) and rewrites those origins when other ports are chosen, so the files stay the one source.
 
 #[cfg(test)]
+mod deploy_check;
+#[cfg(test)]
 mod reference;
 
 use anyhow::Context as _;

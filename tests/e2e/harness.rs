@@ -600,7 +600,7 @@ public_key = """
             })
             .spawn()
             .with_context(|| format!("starting {name}"))?;
-        if let (Some(all), Some(err)) = (all, child.stderr.take()) {
+        if let Some((all, err)) = all.and_then(|all| child.stderr.take().map(|err| (all, err))) {
             let name = name.to_string();
             std::thread::spawn(move || {
                 for line in BufReader::new(err).lines().map_while(Result::ok) {
