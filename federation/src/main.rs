@@ -54,6 +54,10 @@ struct Cli {
     /// Where development keys are kept (generated on first start).
     #[arg(long, default_value = ".dev-keys")]
     keys_dir: PathBuf,
+    /// Turn on the sandbox for service teams: `/sandbox` on the hub forces broken answers for one
+    /// service. Never for a real deployment (the plain `hub` cannot turn it on).
+    #[arg(long)]
+    sandbox: bool,
 }
 
 /// The origins the files in `config/dev` are written for.
@@ -143,6 +147,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }],
             ..hub::config::AuditorConfig::default()
         },
+        sandbox: cli.sandbox,
+        // A service team's test suite signs in as fast as it can from one address.
+        rate_limits: !cli.sandbox,
         ..hub::Config::default()
     };
     hub.validate().map_err(anyhow::Error::msg)?;
@@ -197,6 +204,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
     println!("audit log in {}", audit.dir.display());
     println!("audit log verifier key: {audit_vkey}");
+    if cli.sandbox {
+        println!(
+            "sandbox   on {}/sandbox  (force what the hub answers a service; POST /sandbox/config for tests; no rate limits)",
+            origin(cli.hub_port)
+        );
+    }
     println!();
     println!("Open {}/ to sign in. Ctrl-C stops everything.", origin(cli.rp_port));
 

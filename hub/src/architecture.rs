@@ -370,6 +370,7 @@ fn the_readme_says_where_each_urls_code_is() {
         ("did::", "provider::did::"),
         ("authorize::", "provider::authorize::"),
         ("token::", "provider::token::"),
+        ("par::", "provider::par::"),
         ("userinfo::", "provider::userinfo::"),
         ("logout::", "provider::logout::"),
         ("trustmark::", "provider::trustmark::"),

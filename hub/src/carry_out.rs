@@ -449,7 +449,12 @@ async fn assert(
     let sub = state.pairwise_sub(client, &a.person);
     let request = &a.request;
     let mut userinfo = identity::released_claims(&request.scopes, &a.person.claims);
-    match a.return_code {
+    let forced = state.sandbox.as_ref().and_then(|s| s.forced(&client.client_id));
+    let return_code: Option<String> = match &forced {
+        Some(crate::sandbox::Forced::ReturnCode(code)) => Some(code.clone()),
+        _ => a.return_code.map(str::to_string),
+    };
+    match &return_code {
         None => {
             let vtm = state.config.url("/trustmark");
             let for_ = CoreIdentityFor {
@@ -461,9 +466,16 @@ async fn assert(
                 now,
             };
             let did = keys::did::did_web(state.config.identity_issuer()).unwrap_or_default();
-            let kid = keys::did::key_reference(&did, &state.keys.identity);
-            let sign = |claims: &crate::tokens::CoreIdentityClaims| {
-                state.keys.identity.sign_with_kid("JWT", &kid, claims).ok()
+            let key = state.identity_key();
+            let kid = keys::did::key_reference(&did, &key);
+            let sign = |claims: &crate::tokens::CoreIdentityClaims| match &forced {
+                Some(forced) => {
+                    let mut claims = claims.clone();
+                    crate::sandbox::credential(forced, &mut claims);
+                    let jwt = key.sign_with_kid("JWT", &kid, &claims).ok()?;
+                    Some(crate::sandbox::credential_signature(forced, jwt))
+                }
+                None => key.sign_with_kid("JWT", &kid, claims).ok(),
             };
             userinfo.extend(identity::identity_claims(
                 &a.release,
@@ -485,6 +497,13 @@ async fn assert(
         .cloned()
         .collect();
 
+    // The service knows the session by one `sid` (Back-Channel Logout 1.0 §2.1), the journey's own when
+    // there is no session.
+    let sid = match (&new_session, &a.session) {
+        (Some(n), _) => crate::ids::Sid::of_session(&n.id, &client.client_id),
+        (None, Some(s)) => crate::ids::Sid::of_session(s, &client.client_id),
+        (None, None) => a.sid.clone(),
+    };
     let session_cookie = match (new_session, &a.session) {
         (Some(new_session), _) => {
             Some(start_session(state, cx.cookies, new_session, Some(client.client_id.clone())).await?)
@@ -496,6 +515,20 @@ async fn assert(
         (None, None) => None,
     };
 
+    // A pushed request yields one code (RFC 9126 §4, §7.3): the first journey to get here spends it.
+    if let Some(handle) = &request.pushed {
+        let ttl = Duration::from_secs(state.config.journey_ttl_secs);
+        if !state
+            .store
+            .put_if_absent(&key::pushed_spent(handle), vec![1], ttl)
+            .await?
+        {
+            return Err(crate::error::HubError::oauth(
+                crate::oauth::ErrorCode::InvalidRequestUri,
+                "the pushed request was used for a code already",
+            ));
+        }
+    }
     let issued = Fact::AssertionIssued {
         client_id: client.client_id.clone(),
         provider_id: a.person.provider.clone(),
@@ -503,7 +536,7 @@ async fn assert(
         levels_asked: request.vtr.clone(),
         level_reached: a.vector,
         claims_released: released,
-        return_code: a.return_code.map(str::to_string),
+        return_code: return_code.clone(),
         identity_credential_sha256: credential_hash,
         single_sign_on: a.single_sign_on,
     };
@@ -511,6 +544,9 @@ async fn assert(
         return Err(e.into());
     }
 
+    if let Some(sandbox) = &state.sandbox {
+        sandbox.assertion_issued(&client.client_id, &sub, &sid);
+    }
     let grant = CodeGrant {
         client_id: client.client_id.clone(),
         redirect_uri: request.return_to.redirect_uri.clone(),
@@ -519,8 +555,9 @@ async fn assert(
         sub,
         vector: a.vector,
         auth_time: a.person.auth_time,
-        sid: a.sid,
+        sid,
         userinfo,
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     let code = AuthCode::generate();
     state
@@ -528,7 +565,7 @@ async fn assert(
         .put_json(
             &key::code(&code),
             &grant,
-            Duration::from_secs(state.config.code_ttl_secs),
+            Duration::from_secs(client.code_ttl_secs(state.config.code_ttl_secs)),
         )
         .await?;
     tracing::info!(
@@ -539,6 +576,7 @@ async fn assert(
         "code issued"
     );
     telemetry::code_issued(a.vector.credential_vot(), a.vector.identity_vot(), a.return_code);
+
     Ok((
         request
             .return_to

@@ -105,6 +105,18 @@ pub struct Config {
     pub adopt_trace_context: bool,
     /// Seconds requests in flight may take to finish after SIGTERM before their connections are closed.
     pub shutdown_grace_secs: u64,
+    /// How long services may cache the JWKS (`/.well-known/jwks.json`, `/upstream/jwks.json`), seconds.
+    /// A new key must be published at least this long before it signs (`keys rotate --after`).
+    pub jwks_max_age_secs: u64,
+    /// How long services may cache the DID document, seconds.
+    pub did_max_age_secs: u64,
+    /// The sandbox for service teams (`/sandbox`): set only by `federation --sandbox`, never by a
+    /// configuration file or the environment, so a deployed hub cannot have it.
+    #[serde(skip)]
+    pub sandbox: bool,
+    /// How often the hub looks for added or removed key files in `keys_dir` (rotation without restart),
+    /// seconds; SIGHUP looks at once.
+    pub key_reload_secs: u64,
 }
 
 /// The auditor view's settings (issue "a transparency log": auditors' web view).
@@ -204,6 +216,10 @@ impl Default for Config {
             telemetry: serving::TelemetryConfig::default(),
             adopt_trace_context: false,
             shutdown_grace_secs: 20,
+            jwks_max_age_secs: 86_400,
+            did_max_age_secs: 3_600,
+            key_reload_secs: 10,
+            sandbox: false,
         }
     }
 }

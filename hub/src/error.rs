@@ -49,6 +49,16 @@ pub enum HubError {
     /// A Bearer access token was missing, bad, expired or revoked (RFC 6750 §3).
     #[error("invalid_token: {0}")]
     InvalidToken(String),
+    /// A DPoP proof was refused or lacks the server's nonce (RFC 9449 §5, §7.1, §8, §9): at the token and
+    /// PAR endpoints a 400 with the code, at a protected resource a 401 with `WWW-Authenticate: DPoP`;
+    /// `nonce` goes out as `DPoP-Nonce`.
+    #[error("{code}: {description}")]
+    Dpop {
+        code: ErrorCode,
+        description: String,
+        nonce: Option<String>,
+        at_resource: bool,
+    },
 }
 
 impl HubError {
@@ -67,6 +77,7 @@ impl HubError {
             Self::OAuth { code, .. } => *code,
             Self::InvalidClient { .. } => ErrorCode::InvalidClient,
             Self::InvalidToken(_) => ErrorCode::InvalidToken,
+            Self::Dpop { code, .. } => *code,
             Self::Journey(_) | Self::NoJourney | Self::NotYours => ErrorCode::InvalidRequest,
         }
     }
@@ -76,7 +87,9 @@ impl HubError {
         match self {
             Self::Store(_) | Self::Audit(_) => "the hub cannot complete the request now; try again later".into(),
             Self::RateLimited(l) => format!("too many requests; retry after {} s", l.seconds()),
-            Self::OAuth { description, .. } | Self::InvalidClient { description, .. } => description.clone(),
+            Self::OAuth { description, .. }
+            | Self::InvalidClient { description, .. }
+            | Self::Dpop { description, .. } => description.clone(),
             Self::InvalidToken(description) => description
                 .chars()
                 .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
@@ -125,6 +138,21 @@ impl HubError {
                 }
             }
             Self::RateLimited(l) => retry_after(&mut response, l),
+            Self::Dpop { nonce, at_resource, .. } => {
+                if *at_resource {
+                    let value = format!(
+                        "DPoP error=\"{}\", error_description=\"{description}\", algs=\"{}\"",
+                        code.as_str(),
+                        crate::dpop::ALGS.join(" ")
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&value) {
+                        response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                    }
+                }
+                if let Some(v) = nonce.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+                    response.headers_mut().insert("dpop-nonce", v);
+                }
+            }
             _ => {}
         }
         response
@@ -141,7 +169,9 @@ impl HubError {
                 code: ErrorCode::ServerError,
                 ..
             } => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::InvalidClient { basic: true, .. } | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidClient { basic: true, .. } | Self::InvalidToken(_) | Self::Dpop { at_resource: true, .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }

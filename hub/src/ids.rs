@@ -177,6 +177,14 @@ secret_id!(
     UpstreamState
 );
 
+impl Sid {
+    /// The `sid` a service knows a hub session by (OIDC Back-Channel Logout 1.0 §2.1): the same in every
+    /// ID token and logout token of that session for that service, and unlinkable across services.
+    pub fn of_session(session: &SessionId, client: &ClientId) -> Self {
+        Self(hash(&format!("sid:{}:{}", session.as_str(), client.as_str())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

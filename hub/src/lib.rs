@@ -16,6 +16,7 @@ pub mod auditor;
 pub mod carry_out;
 pub mod clock;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod http;
 pub mod i18n;
@@ -30,6 +31,7 @@ pub mod outbound;
 pub mod pairwise;
 pub mod provider;
 pub mod registry;
+pub mod sandbox;
 pub mod serve;
 pub mod state;
 pub mod store;
@@ -46,7 +48,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use provider::{authorize, did, discovery, jwks, logout, token, trustmark, userinfo};
+use provider::{authorize, did, discovery, jwks, logout, par, token, trustmark, userinfo};
 use std::future::Future;
 
 /// The largest form body a person's page accepts, bytes.
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router<()> {
     let guarded = Router::new()
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/token", post(token::post))
+        .route("/par", post(par::post))
         .route(
             "/choose-provider",
             get(web::choose_provider::get).post(web::choose_provider::post),
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/healthz", get(ops::health::healthz))
         .route("/readyz", get(ops::health::readyz))
         .route("/metrics", get(ops::metrics::get))
+        .merge(sandbox_routes(&state))
         .route(idp::JWKS_PATH, get(upstream::jwks::get))
         .route(idp::CALLBACK_PATH, get(upstream::callback::get))
         .fallback(web::not_found)
@@ -119,13 +123,23 @@ pub fn router(state: AppState) -> Router<()> {
     app.layer(axum::middleware::from_fn_with_state(adopt, serving::request::track))
 }
 
+/// The sandbox's routes, only when `federation --sandbox` turned it on (never in a plain hub).
+fn sandbox_routes(state: &AppState) -> Router<AppState> {
+    if state.sandbox.is_none() {
+        return Router::new();
+    }
+    Router::new()
+        .route("/sandbox", get(sandbox::page::get).post(sandbox::page::post))
+        .route("/sandbox/config", post(sandbox::config::post))
+}
+
 /// What SIGHUP reloads, in this order; each step refuses a broken input and keeps what is in use, and
 /// none stops the others.
 ///
 /// 1. The client and provider registries (INTERFACE.md §8, "reloadable"): both valid or neither taken.
 /// 2. The TLS certificate and key (new handshakes get the new pair; open connections keep theirs).
-/// 3. Keys: the place where signing-key rotation plugs in (read the key files again, refuse a broken
-///    set, keep the keys in use), so one SIGHUP brings every change of files into service.
+/// 3. The key rings (read the key files again; a ring that does not load is refused and the keys in
+///    use stay), so one SIGHUP brings every change of files into service.
 pub async fn reload(state: &AppState, tls: Option<&std::sync::Arc<serving::tls::Certificates>>) {
     // 1. Registries.
     let (applied, reg) = match state.reload_registries() {
@@ -150,7 +164,8 @@ pub async fn reload(state: &AppState, tls: Option<&std::sync::Arc<serving::tls::
     if let Some(certs) = tls {
         report_tls_reload(certs.reload().as_ref().map(|_| ()));
     }
-    // 3. Keys: key rotation's reload goes here.
+    // 3. Keys: the key rings, when key files were added or removed.
+    reload_keys(state);
 }
 
 /// Logs and counts one certificate reload.
@@ -184,6 +199,61 @@ fn reload_on_hangup(state: AppState, tls: Option<std::sync::Arc<serving::tls::Ce
     let _ = (state, tls);
 }
 
+/// Reads the key rings again if `keys_dir` changed (a key rotated in or pruned out, INTERFACE.md §7);
+/// a ring that does not load is logged and the rings in use stay.
+fn reload_keys(state: &AppState) {
+    match state.keys.reload() {
+        Ok(true) => {
+            let rings = state.keys.rings();
+            let now = state.now();
+            tracing::info!(
+                signing = rings.signing.active(now).kid(),
+                identity = rings.identity.active(now).kid(),
+                upstream = rings.upstream.active(now).kid(),
+                "key rings reloaded"
+            );
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = %e, "key rings not reloaded; the keys in use stay"),
+    }
+}
+
+/// Looks for key files added or removed every `key_reload_secs`, so a rotation reaches every instance
+/// without a restart or a signal, and writes each key's change of state (published, signing, retired,
+/// no longer published) to the assertion log.
+fn reload_keys_periodically(state: AppState) {
+    let every = std::time::Duration::from_secs(state.config.key_reload_secs.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut known = state.key_states();
+        loop {
+            tick.tick().await;
+            reload_keys(&state);
+            let now_states = state.key_states();
+            for ((ring, kid), change) in &now_states {
+                if known.get(&(ring.clone(), kid.clone())) != Some(change) {
+                    let fact = audit::Fact::KeyChanged {
+                        purpose: ring.clone(),
+                        kid: kid.clone(),
+                        change: (*change).to_string(),
+                    };
+                    audit::note(state.audit.as_ref(), state.now(), fact).await;
+                }
+            }
+            for (ring, kid) in known.keys().filter(|k| !now_states.contains_key(*k)) {
+                let fact = audit::Fact::KeyChanged {
+                    purpose: ring.clone(),
+                    kid: kid.clone(),
+                    change: "removed".into(),
+                };
+                audit::note(state.audit.as_ref(), state.now(), fact).await;
+            }
+            known = now_states;
+        }
+    });
+}
+
 /// Serves the hub on `listener` (over TLS when `tls` is configured) until `shutdown` completes; then
 /// stops accepting, lets requests in flight finish (`shutdown_grace_secs`) and writes the audit log's
 /// final checkpoint.
@@ -209,6 +279,7 @@ pub async fn run(
     };
     let state = AppState::from_config(config).await?;
     reload_on_hangup(state.clone(), tls.clone());
+    reload_keys_periodically(state.clone());
     if let Some(log) = &state.audit_log {
         tracing::info!(
             instance = %state.config.instance,

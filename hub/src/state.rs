@@ -16,52 +16,120 @@ use crate::{
 };
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
-use keys::SigningKey;
-use std::{path::Path, sync::Arc, time::Duration};
+use keys::{ring::KeyRing, SigningKey};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 /// The largest answer the hub reads from a provider or a service's `jwks_uri`, bytes.
 pub const MAX_OUTBOUND_BODY: usize = 256 * 1024;
 
-/// The hub's own keys.
+/// The rings of the hub's signing keys (INTERFACE.md §7; [`keys::ring`]): each role's keys in
+/// `keys_dir`, the one that signs and those published chosen by the time, so instances agree.
+#[derive(Debug)]
+pub struct Rings {
+    /// Signs ID tokens and logout tokens (published at `/.well-known/jwks.json`).
+    pub signing: KeyRing,
+    /// Signs ID tokens for services registered for RS256 (published beside `signing`).
+    pub signing_rs256: KeyRing,
+    /// Signs identity credentials (`coreIdentityJWT`); published in the DID document.
+    pub identity: KeyRing,
+    /// Signs the hub's client assertions to providers (published at `/upstream/jwks.json`).
+    pub upstream: KeyRing,
+}
+
+impl Rings {
+    /// Reads every ring from `dir`, generating a first key for any that has none (development).
+    pub fn load_or_generate(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let ec = |name: &str| KeyRing::load_or_generate(dir, name, SigningKey::generate);
+        let rings = Self {
+            signing: ec("hub-signing")?,
+            upstream: ec("hub-upstream")?,
+            identity: ec("hub-identity")?,
+            signing_rs256: KeyRing::load_or_generate(dir, "hub-signing-rs256", SigningKey::generate_rs256)?,
+        };
+        for (ring, alg) in [
+            (&rings.signing, "ES256"),
+            (&rings.upstream, "ES256"),
+            (&rings.identity, "ES256"),
+            (&rings.signing_rs256, "RS256"),
+        ] {
+            if ring.active(0).alg() != alg {
+                anyhow::bail!("{}: the {} keys must be {alg} keys", dir.display(), ring.name());
+            }
+        }
+        Ok(rings)
+    }
+}
+
+/// How long each ring's retired keys stay published: the longest a token they signed lives, plus skew.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub signing: i64,
+    pub identity: i64,
+    pub upstream: i64,
+}
+
+impl Retention {
+    /// From the configured lifetimes: ID and logout tokens, identity credentials, client assertions.
+    pub fn of(config: &Config) -> Self {
+        Self {
+            signing: (config.id_token_ttl_secs as i64).max(crate::tokens::LOGOUT_TOKEN_TTL) + keys::SKEW_SECS,
+            identity: crate::tokens::CORE_IDENTITY_TTL + keys::SKEW_SECS,
+            upstream: keys::client_assertion::LIFETIME_SECS + keys::SKEW_SECS,
+        }
+    }
+}
+
+/// The hub's own keys and secrets. The rings are swapped whole when `keys_dir` changes
+/// ([`HubKeys::reload`]): a rotation needs no restart.
 #[derive(Debug)]
 pub struct HubKeys {
-    /// Signs ID tokens and logout tokens (published at `/.well-known/jwks.json`).
-    pub signing: SigningKey,
-    /// Signs the hub's client assertions to providers (published at `/upstream/jwks.json`).
-    pub upstream: SigningKey,
-    /// Signs ID tokens for services registered for RS256 (published beside `signing`).
-    pub signing_rs256: SigningKey,
-    /// Signs identity credentials (`coreIdentityJWT`); published in the DID document.
-    pub identity: SigningKey,
+    rings: ArcSwap<Rings>,
+    dir: PathBuf,
+    /// What the key files looked like when the rings were read (names, sizes, times).
+    seen: std::sync::Mutex<Vec<(String, u64, Option<std::time::SystemTime>)>>,
     /// The secret behind pairwise subjects; never leaves the hub.
     pub pairwise_secret: Vec<u8>,
     /// Seals what the store holds about a person (`seal-<id>.key` files).
     pub seal: Sealer,
+    /// Makes DPoP server nonces (RFC 9449 §8); derived from the pairwise secret so every instance agrees.
+    pub nonce_key: Vec<u8>,
+}
+
+/// The key files of `dir` as they stand: name, size and modification time of each `.pem`.
+fn key_files(dir: &Path) -> Vec<(String, u64, Option<std::time::SystemTime>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".pem"))
+                .map(|e| {
+                    let meta = e.metadata().ok();
+                    (
+                        e.file_name().to_string_lossy().to_string(),
+                        meta.as_ref().map_or(0, |m| m.len()),
+                        meta.and_then(|m| m.modified().ok()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 impl HubKeys {
     /// Loads the keys from `dir`, generating any that are missing (development start-up).
     pub fn load_or_generate(dir: &Path) -> anyhow::Result<Self> {
-        let signing = SigningKey::load_or_generate(&dir.join("hub-signing.pem"))?;
-        let upstream = SigningKey::load_or_generate(&dir.join("hub-upstream.pem"))?;
-        let identity = SigningKey::load_or_generate(&dir.join("hub-identity.pem"))?;
-        let signing_rs256 = SigningKey::load_or_generate_rs256(&dir.join("hub-signing-rs256.pem"))?;
-        if signing.alg() != "ES256"
-            || identity.alg() != "ES256"
-            || upstream.alg() != "ES256"
-            || signing_rs256.alg() != "RS256"
-        {
-            anyhow::bail!(
-                "{}: hub-signing, hub-identity and hub-upstream must be P-256 keys, hub-signing-rs256 an RSA key",
-                dir.display()
-            );
-        }
+        let seen = key_files(dir);
+        let rings = Rings::load_or_generate(dir)?;
         let secret_path = dir.join("pairwise.secret");
         if !secret_path.exists() {
             let secret = crate::ids::random_token();
-            if let Some(dir) = secret_path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
             keys::write_private(&secret_path, secret.as_bytes())
                 .with_context(|| format!("writing {}", secret_path.display()))?;
         }
@@ -74,14 +142,50 @@ impl HubKeys {
             );
         }
         let seal = Sealer::load_or_generate(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        let nonce_key = {
+            use hmac::Mac as _;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&pairwise_secret)
+                .map_err(|e| anyhow::anyhow!("pairwise secret: {e}"))?;
+            mac.update(b"dpop-nonce-key");
+            mac.finalize().into_bytes().to_vec()
+        };
         Ok(Self {
-            signing,
-            upstream,
-            identity,
-            signing_rs256,
+            rings: ArcSwap::from_pointee(rings),
+            dir: dir.to_path_buf(),
+            seen: std::sync::Mutex::new(seen),
             pairwise_secret,
             seal,
+            nonce_key,
         })
+    }
+
+    /// The rings as they stand now.
+    pub fn rings(&self) -> Arc<Rings> {
+        self.rings.load_full()
+    }
+
+    /// Reads the rings again if a key file was added, removed or changed since they were read; a ring
+    /// that does not load changes nothing. `Ok(true)` when the rings were replaced.
+    pub fn reload(&self) -> anyhow::Result<bool> {
+        let now_seen = key_files(&self.dir);
+        let Ok(mut seen) = self.seen.lock() else {
+            anyhow::bail!("key reload state poisoned");
+        };
+        if *seen == now_seen {
+            return Ok(false);
+        }
+        let rings = Rings::load_or_generate(&self.dir)?;
+        self.rings.store(Arc::new(rings));
+        *seen = now_seen;
+        Ok(true)
+    }
+
+    /// Adds a key to ring `name` that signs from `activates` and reads the rings again (the sandbox's
+    /// "rotate now"; operators use `keys rotate`).
+    pub fn rotate(&self, name: &str, activates: i64) -> anyhow::Result<String> {
+        let (_, key) = keys::ring::rotate(&self.dir, name, activates)?;
+        self.reload()?;
+        Ok(key.kid().to_string())
     }
 }
 
@@ -139,6 +243,8 @@ pub struct Inner {
     pub limiter: crate::http::rate::Limiter,
     /// The assertion log, when this instance writes one.
     pub audit_log: Option<crate::audit::log::LogHandle>,
+    /// The service teams' sandbox, when `federation --sandbox` turned it on.
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
 
 /// Cheap-to-clone handle on [`Inner`].
@@ -197,6 +303,7 @@ impl AppState {
         let seal = keys.seal.clone();
         Self(Arc::new(Inner {
             audit_log: None,
+            sandbox: config.sandbox.then(Arc::default),
             limiter: crate::http::rate::Limiter::new(config.rate_per_ip, config.rate_per_client, config.rate_limits),
             upstreams: Upstreams::new(
                 seams.outbound.clone(),
@@ -237,13 +344,81 @@ impl AppState {
         Ok(self.snapshot())
     }
 
-    /// The key that signs ID tokens for a client (`id_token_signing_alg`, INTERFACE.md §4).
-    pub fn id_token_key(&self, client: &Client) -> &SigningKey {
-        if client.id_token_signing_alg == "RS256" {
-            &self.keys.signing_rs256
+    /// The key that signs ID tokens for a client now (`id_token_signing_alg`, INTERFACE.md §4, §7).
+    pub fn id_token_key(&self, client: &Client) -> Arc<SigningKey> {
+        let rings = self.keys.rings();
+        let ring = if client.id_token_signing_alg == "RS256" {
+            &rings.signing_rs256
         } else {
-            &self.keys.signing
-        }
+            &rings.signing
+        };
+        ring.active(self.now()).clone()
+    }
+
+    /// The key that signs logout tokens now (the ES256 ID token key).
+    pub fn logout_key(&self) -> Arc<SigningKey> {
+        self.keys.rings().signing.active(self.now()).clone()
+    }
+
+    /// The key that signs identity credentials now.
+    pub fn identity_key(&self) -> Arc<SigningKey> {
+        self.keys.rings().identity.active(self.now()).clone()
+    }
+
+    /// The key that signs the hub's client assertions to providers now.
+    pub fn upstream_key(&self) -> Arc<SigningKey> {
+        self.keys.rings().upstream.active(self.now()).clone()
+    }
+
+    /// The hub's JWKS now: the ID token keys (ES256 and RS256) that sign, will sign, or signed tokens
+    /// still alive (INTERFACE.md §1, §7).
+    pub fn jwks(&self) -> serde_json::Value {
+        let (rings, now, keep) = (self.keys.rings(), self.now(), Retention::of(&self.config));
+        let mut keys = rings.signing.published(now, keep.signing);
+        keys.extend(rings.signing_rs256.published(now, keep.signing));
+        keys::jwks(keys)
+    }
+
+    /// The DID document now: the identity credential keys published (INTERFACE.md §5, §7).
+    pub fn did_document(&self) -> serde_json::Value {
+        let (rings, now, keep) = (self.keys.rings(), self.now(), Retention::of(&self.config));
+        keys::did::document(
+            self.config.identity_issuer(),
+            &rings.identity.published(now, keep.identity),
+        )
+    }
+
+    /// The JWKS of the hub's client-assertion keys, for providers (`/upstream/jwks.json`).
+    pub fn upstream_jwks(&self) -> serde_json::Value {
+        let (rings, now, keep) = (self.keys.rings(), self.now(), Retention::of(&self.config));
+        keys::jwks(rings.upstream.published(now, keep.upstream))
+    }
+
+    /// Each key of each ring and its state now (`next`, `active`, `retired`, `expired`), for the
+    /// assertion log's record of key changes.
+    pub fn key_states(&self) -> std::collections::BTreeMap<(String, String), &'static str> {
+        let (rings, now, keep) = (self.keys.rings(), self.now(), Retention::of(&self.config));
+        [
+            (&rings.signing, keep.signing),
+            (&rings.signing_rs256, keep.signing),
+            (&rings.identity, keep.identity),
+            (&rings.upstream, keep.upstream),
+        ]
+        .into_iter()
+        .flat_map(|(ring, retain)| {
+            ring.states(now, retain)
+                .into_iter()
+                .map(|(k, s)| ((ring.name().to_string(), k.key.kid().to_string()), s.name()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+    }
+
+    /// Every ID token key the hub ever had and still holds: its own tokens (an `id_token_hint`) verify
+    /// with them, however old.
+    pub fn own_id_token_keys(&self) -> Option<keys::VerifyingKeys> {
+        let rings = self.keys.rings();
+        keys::VerifyingKeys::from_jwks(&keys::jwks(rings.signing.all().chain(rings.signing_rs256.all()))).ok()
     }
 
     /// The pairwise `sub` of a person for a client's sector (INTERFACE.md §4).

@@ -37,7 +37,8 @@ pub struct IdTokenClaims {
     pub at_hash: String,
 }
 
-/// A back-channel logout token's claims: no `nonce`, one event (Back-Channel Logout 1.0 §2.4).
+/// A back-channel logout token's claims: no `nonce`, one event, the session's `sid` for the service
+/// (Back-Channel Logout 1.0 §2.4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogoutTokenClaims {
     pub iss: String,
@@ -46,12 +47,13 @@ pub struct LogoutTokenClaims {
     pub exp: i64,
     pub jti: String,
     pub sub: PairwiseSub,
+    pub sid: Sid,
     pub events: Map<String, Value>,
 }
 
 impl LogoutTokenClaims {
     /// The logout token for one service of an ended session.
-    pub fn new(issuer: &str, client_id: ClientId, sub: PairwiseSub, jti: String, now: i64) -> Self {
+    pub fn new(issuer: &str, client_id: ClientId, sub: PairwiseSub, sid: Sid, jti: String, now: i64) -> Self {
         let mut events = Map::new();
         events.insert(LOGOUT_EVENT.into(), Value::Object(Map::new()));
         Self {
@@ -61,6 +63,7 @@ impl LogoutTokenClaims {
             exp: now + LOGOUT_TOKEN_TTL,
             jti,
             sub,
+            sid,
             events,
         }
     }
@@ -94,6 +97,7 @@ pub struct CoreIdentityClaims {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// `Bearer`, or `DPoP` for a sender-constrained token (RFC 9449 §5).
     pub token_type: String,
     pub expires_in: u64,
     pub id_token: String,
@@ -114,6 +118,9 @@ pub struct CodeGrant {
     pub sid: Sid,
     /// Claims released through userinfo.
     pub userinfo: Map<String, Value>,
+    /// The DPoP key the code is bound to (RFC 9449 §10): the token request's proof must be by it.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl std::fmt::Debug for CodeGrant {
@@ -131,6 +138,10 @@ pub struct AccessGrant {
     pub client_id: ClientId,
     pub sub: PairwiseSub,
     pub userinfo: Map<String, Value>,
+    /// The thumbprint of the DPoP key the token is bound to (RFC 9449 §6 `cnf.jkt`); a bound token is
+    /// honoured only with a proof by that key.
+    #[serde(default)]
+    pub jkt: Option<String>,
 }
 
 impl std::fmt::Debug for AccessGrant {
@@ -148,11 +159,19 @@ mod tests {
 
     #[test]
     fn logout_token_claims_follow_the_spec() {
-        let c = LogoutTokenClaims::new("https://hub", "svc".into(), "urn:sub".into(), "j".into(), 1000);
+        let c = LogoutTokenClaims::new(
+            "https://hub",
+            "svc".into(),
+            "urn:sub".into(),
+            Sid::from_wire("s"),
+            "j".into(),
+            1000,
+        );
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["aud"], "svc");
         assert_eq!(v["exp"], 1120);
         assert!(v["events"].get(LOGOUT_EVENT).is_some());
+        assert_eq!(v["sid"], "s");
         assert!(v.get("nonce").is_none(), "a logout token must not carry a nonce");
     }
 

@@ -18,6 +18,7 @@ pub mod audit_key;
 pub mod client_assertion;
 pub mod did;
 pub mod dpop;
+pub mod ring;
 
 /// Clock skew every party of the federation tolerates on `iat` and `nbf` (and past `exp` where a check
 /// allows it), seconds: one value, so the hub, the stub and services agree.

@@ -141,6 +141,11 @@ impl Level {
         }
     }
 
+    /// The credential level asked for, which the ID token's `vot` must state.
+    pub fn credential(self) -> &'static str {
+        "Cl.Cm"
+    }
+
     /// The identity level asked for (`P2` → 2), `None` for a sign-in without identity.
     pub fn identity_level(self) -> Option<u8> {
         match self {

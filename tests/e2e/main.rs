@@ -19,4 +19,6 @@ mod observability;
 mod operations;
 mod resilience;
 mod rolling;
+mod rotation;
+mod sandbox;
 mod tls;

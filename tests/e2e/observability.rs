@@ -236,7 +236,7 @@ async fn one_sign_in_is_one_trace_across_the_three_processes_and_their_json_logs
         "hub_http_request_duration_seconds_bucket{path=\"/token\",le=",
         "hub_audit_append_seconds_bucket{le=",
         "hub_audit_unpublished_entries ",
-        "hub_key_age_seconds{key=\"signing\"} ",
+        "hub_key_age_seconds{key=\"hub-signing\"} ",
     ] {
         ensure!(metrics.contains(series), "no {series} in /metrics:\n{metrics}");
     }

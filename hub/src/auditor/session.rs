@@ -8,8 +8,6 @@
 
 use crate::{config::AuditorUser, ids};
 use argon2::{password_hash::PasswordHash, Argon2, PasswordVerifier};
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use std::{
     collections::HashMap,
     net::IpAddr,
@@ -184,42 +182,9 @@ pub fn check_password(users: &[AuditorUser], name: &str, password: &str) -> bool
     ok && user.is_some()
 }
 
-/// A cookie as the view writes them: `__Host-`, `Secure`, `HttpOnly`, `SameSite=Strict`, `Path=/`.
-fn cookie(name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .build()
-}
-
-/// Sets a cookie on a response.
-pub fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
-    if let Ok(v) = HeaderValue::from_str(&cookie(name, value).encoded().to_string()) {
-        headers.append(header::SET_COOKIE, v);
-    }
-}
-
-/// Removes a cookie from the browser.
-pub fn clear(headers: &mut HeaderMap, name: &'static str) {
-    let mut c = cookie(name, String::new());
-    c.set_max_age(time::Duration::ZERO);
-    if let Ok(v) = HeaderValue::from_str(&c.encoded().to_string()) {
-        headers.append(header::SET_COOKIE, v);
-    }
-}
-
-/// A cookie's value from a request, if it has the shape the view writes (43 characters of base64url).
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-    let jar = CookieJar::from_headers(headers);
-    let value = jar.get(name)?.value().to_string();
-    let shaped = value.len() == 43
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    shaped.then_some(value)
-}
+/// The view's cookies (`__Host-`, `Secure`, `HttpOnly`, `SameSite=Strict`), set, cleared and read through
+/// the hub's one cookie module.
+pub use crate::http::cookies::strict::{clear, read, set};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

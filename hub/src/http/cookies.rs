@@ -149,6 +149,45 @@ pub fn apply(headers: &mut HeaderMap, changes: &[CookieChange]) {
     }
 }
 
+/// Cookies of the auditor view (its own listener): `__Host-`, `Secure`, `HttpOnly`, `SameSite=Strict`,
+/// holding 43-character random tokens only.
+pub mod strict {
+    use axum::http::{header, HeaderMap, HeaderValue};
+    use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+
+    fn cookie(name: &'static str, value: String) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .path("/")
+            .secure(true)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .build()
+    }
+
+    /// Sets a cookie on a response.
+    pub fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
+        if let Ok(v) = HeaderValue::from_str(&cookie(name, value).encoded().to_string()) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+
+    /// Removes a cookie from the browser.
+    pub fn clear(headers: &mut HeaderMap, name: &'static str) {
+        let mut c = cookie(name, String::new());
+        c.set_max_age(time::Duration::ZERO);
+        if let Ok(v) = HeaderValue::from_str(&c.encoded().to_string()) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+
+    /// A cookie's value from a request, if it has the shape written here (43 characters of base64url).
+    pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+        let jar = CookieJar::from_headers(headers);
+        let value = jar.get(name)?.value().to_string();
+        super::token_shaped(&value).then_some(value)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

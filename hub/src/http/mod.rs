@@ -55,6 +55,16 @@ pub fn cached(body: impl IntoResponse, cache: &'static str) -> Response {
     response
 }
 
+/// A response cacheable by anyone for `secs` seconds (keys documents whose cache period follows the
+/// rotation schedule, INTERFACE.md §7).
+pub fn cached_for(body: impl IntoResponse, secs: u64) -> Response {
+    let mut response = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={secs}")) {
+        response.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    response
+}
+
 /// A JSON response that must never be cached (tokens, userinfo: RFC 6749 §5.1).
 pub fn no_store(body: impl IntoResponse) -> Response {
     let mut response = body.into_response();

@@ -527,6 +527,8 @@ mod tests {
             ui_locales: None,
             prompt: None,
             max_age: None,
+            dpop_jkt: None,
+            pushed: None,
         }
     }
 

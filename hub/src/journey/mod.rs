@@ -45,6 +45,12 @@ pub struct AuthRequest {
     pub ui_locales: Option<String>,
     pub prompt: Option<Prompt>,
     pub max_age: Option<i64>,
+    /// The DPoP key the code is bound to (RFC 9449 §10: `dpop_jkt`, or the key of a proof at `/par`).
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
+    /// The hash of the pushed request's `request_uri` this journey came from (RFC 9126): it yields one code.
+    #[serde(default)]
+    pub pushed: Option<String>,
 }
 
 /// What a provider said of identity it could not prove (this federation's `identity_outcome`).

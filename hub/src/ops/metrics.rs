@@ -33,23 +33,31 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// The key files whose age is reported, by the fixed name used as the `key` label.
-const KEY_FILES: [(&str, &str); 4] = [
-    ("signing", "hub-signing.pem"),
-    ("signing_rs256", "hub-signing-rs256.pem"),
-    ("identity", "hub-identity.pem"),
-    ("upstream", "hub-upstream.pem"),
-];
-
-/// Gauges read when scraped: the age of each key file, and the audit log's entries not yet covered by a
-/// published checkpoint (its lag).
+/// Gauges read when scraped: the age of each ring's signing key (since it started signing, or since
+/// its file was written when it signs from the beginning), and the audit log's entries not yet covered
+/// by a published checkpoint (its lag).
 fn sample(state: &AppState) {
     #[allow(clippy::disallowed_methods)] // file ages are measured against the system's own clock
-    let now = std::time::SystemTime::now();
-    for (name, file) in KEY_FILES {
-        let modified = std::fs::metadata(state.config.keys_dir.join(file)).and_then(|m| m.modified());
-        if let Ok(age) = modified.map(|m| now.duration_since(m).unwrap_or_default()) {
-            metrics::gauge!("hub_key_age_seconds", "key" => name).set(age.as_secs_f64());
+    let wall = std::time::SystemTime::now();
+    let (rings, now) = (state.keys.rings(), state.now());
+    for ring in [&rings.signing, &rings.signing_rs256, &rings.identity, &rings.upstream] {
+        let Some((active, _)) = ring
+            .states(now, 0)
+            .into_iter()
+            .find(|(_, s)| *s == keys::ring::KeyState::Active)
+        else {
+            continue;
+        };
+        let age = if active.activates > 0 {
+            Some((now - active.activates).max(0) as f64)
+        } else {
+            std::fs::metadata(&active.path)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|m| wall.duration_since(m).unwrap_or_default().as_secs_f64())
+        };
+        if let Some(age) = age {
+            metrics::gauge!("hub_key_age_seconds", "key" => ring.name().to_string()).set(age);
         }
     }
     if let Some(log) = &state.audit_log {

@@ -92,6 +92,9 @@ pub async fn verify_client_jwt(
         (None, None) => Err("no key registered".to_string()),
     };
     let (header, claims) = verified?;
+    if !client.accepted_algs().contains(&header.alg.as_str()) {
+        return Err(format!("alg {} is not accepted for this client", header.alg));
+    }
     if !purpose.allows(header.typ.as_deref()) {
         return Err(format!("typ {:?} is not a {purpose:?}", header.typ.unwrap_or_default()));
     }
@@ -187,6 +190,15 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
                 audiences: &audiences,
                 now,
             };
+            // FAPI 2.0 SP §5.3.2.1: the issuer, as one string, and nothing else.
+            if client.assertion_audience_is_issuer_only()
+                && claims.get("aud").and_then(Value::as_str) != Some(state.config.issuer.as_str())
+            {
+                return Err(invalid_client(
+                    false,
+                    "client assertion aud must be the issuer, as a string",
+                ));
+            }
             let checked = client_assertion::check(&claims, &expected).map_err(|why| invalid_client(false, why))?;
             let ttl = Duration::from_secs((checked.exp - now + keys::SKEW_SECS).max(1) as u64);
             if state

@@ -2,16 +2,10 @@
 //! listing the keys that sign `coreIdentityJWT` credentials, so services verify them as they do One
 //! Login's (`did:web:identity.account.gov.uk`).
 
-use crate::{http::cached, state::AppState};
+use crate::{http::cached_for, state::AppState};
 use axum::{extract::State, response::Response, Json};
 
-/// The DID document, cacheable for an hour.
+/// The DID document, cacheable for `did_max_age_secs` (an hour by default).
 pub async fn get(State(state): State<AppState>) -> Response {
-    cached(
-        Json(keys::did::document(
-            state.config.identity_issuer(),
-            &[&state.keys.identity],
-        )),
-        "public, max-age=3600",
-    )
+    cached_for(Json(state.did_document()), state.config.did_max_age_secs)
 }

@@ -1,13 +1,11 @@
 //! `GET /.well-known/jwks.json` (RFC 7517, INTERFACE.md §1, §7): the public keys that sign the hub's
-//! ID tokens and logout tokens.
+//! ID tokens and logout tokens: the one signing now, the next (published a cache period before it
+//! signs) and those retired while tokens they signed may be alive.
 
-use crate::{http::cached, state::AppState};
+use crate::{http::cached_for, state::AppState};
 use axum::{extract::State, response::Response, Json};
 
-/// The hub's public signing keys.
+/// The hub's public signing keys, cacheable for `jwks_max_age_secs`.
 pub async fn get(State(state): State<AppState>) -> Response {
-    cached(
-        Json(keys::jwks([&state.keys.signing, &state.keys.signing_rs256])),
-        "public, max-age=86400",
-    )
+    cached_for(Json(state.jwks()), state.config.jwks_max_age_secs)
 }

@@ -66,7 +66,7 @@ pub struct Hint {
 /// token), if any.
 pub fn hint(state: &AppState, params: &Params) -> Option<Hint> {
     let token = params.id_token_hint.as_deref().filter(|t| t.len() <= 8 * 1024)?;
-    let keys = keys::VerifyingKeys::from_jwks(&keys::jwks([&state.keys.signing, &state.keys.signing_rs256])).ok()?;
+    let keys = state.own_id_token_keys()?;
     let (header, claims) = keys.verify(token).ok()?;
     if header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) || claims.contains_key("events") {
         return None;
@@ -124,8 +124,8 @@ fn signed_out() -> Response {
 async fn end(state: &AppState, cookies: &HubCookies, client: Option<ClientId>, mut response: Response) -> PageResult {
     let ended = carry_out::end_session(state, cookies).await?;
     cookies::apply(response.headers_mut(), &[CookieChange::EndSession]);
-    if let Some(session) = ended {
-        super::backchannel::notify(state, &session);
+    if let (Some(session), Some(id)) = (ended, &cookies.session) {
+        super::backchannel::notify(state, id, &session);
         let fact = Fact::LoggedOut {
             client_id: client,
             services_told: session.clients.clone(),

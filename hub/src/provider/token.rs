@@ -2,6 +2,9 @@
 //!
 //! Codes are single use: the code is taken from the store atomically (`GETDEL`); a second use finds a
 //! marker instead, answers `invalid_grant` and revokes the access token issued with it (RFC 6749 §4.1.2).
+//! A request with a DPoP proof gets a token bound to its key (RFC 9449 §5); a client that must
+//! sender-constrain its tokens (`fapi2`) gets none without one, and a code bound to a key (`dpop_jkt`,
+//! §10) is redeemed only with a proof by that key.
 
 use super::client_auth::{authenticate, Presented};
 use crate::{
@@ -115,7 +118,20 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             .into());
         }
     }
+    // The proof first: a request lacking the server's nonce is answered before its client assertion's
+    // `jti` is spent, so the client can simply retry (RFC 9449 §8).
+    let token_endpoint = state.config.url("/token");
+    let proof = super::dpop_proof::check(&state, &headers, "POST", &token_endpoint, None).await?;
     let client = &authenticate(&state, &presented).await?;
+    if proof.is_none() && client.requires_dpop() {
+        return Err(super::dpop_proof::refused(
+            &state,
+            ErrorCode::InvalidDpopProof,
+            "this client's access tokens are DPoP-bound: send a DPoP proof",
+            false,
+        )
+        .into());
+    }
     state
         .limiter
         .client(client.client_id.as_str())
@@ -170,14 +186,30 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         }
         (None, None) => {}
     }
+    if let Some(bound) = &grant.dpop_jkt {
+        if proof
+            .as_ref()
+            .is_none_or(|p| !crate::ids::constant_time_eq(&p.jkt, bound))
+        {
+            return Err(super::dpop_proof::refused(
+                &state,
+                ErrorCode::InvalidDpopProof,
+                "the code is bound to another DPoP key",
+                false,
+            )
+            .into());
+        }
+    }
 
     let now = state.now();
     let access_token = AccessToken::generate();
     let at_ttl = state.config.access_token_ttl_secs;
+    let jkt = proof.map(|p| p.jkt);
     let access = AccessGrant {
         client_id: client.client_id.clone(),
         sub: grant.sub.clone(),
         userinfo: grant.userinfo.clone(),
+        jkt: jkt.clone(),
     };
     state
         .store
@@ -205,10 +237,17 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         auth_time: grant.auth_time,
         at_hash: at_hash(access_token.as_str()),
     };
-    let id_token = state
-        .id_token_key(client)
-        .sign("JWT", &claims)
-        .map_err(|e| invalid(ErrorCode::ServerError, &format!("could not sign: {e}")))?;
+    let forced = state.sandbox.as_ref().and_then(|s| s.forced(&client.client_id));
+    let id_token = match &forced {
+        Some(forced) => crate::sandbox::id_token(
+            forced,
+            claims,
+            &state.id_token_key(client),
+            state.keys.rings().signing_rs256.active(now),
+        ),
+        None => state.id_token_key(client).sign("JWT", &claims),
+    }
+    .map_err(|e| invalid(ErrorCode::ServerError, &format!("could not sign: {e}")))?;
     audit::note(
         state.audit.as_ref(),
         now,
@@ -220,10 +259,15 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         },
     )
     .await;
-    Ok(no_store(Json(TokenResponse {
+    let response = no_store(Json(TokenResponse {
         access_token: access_token.as_str().to_string(),
-        token_type: "Bearer".into(),
+        token_type: if jkt.is_some() { "DPoP" } else { "Bearer" }.into(),
         expires_in: at_ttl,
         id_token,
-    })))
+    }));
+    Ok(if jkt.is_some() {
+        super::dpop_proof::with_nonce(&state, response)
+    } else {
+        response
+    })
 }

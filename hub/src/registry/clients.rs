@@ -98,6 +98,10 @@ pub struct Client {
     /// Access tokens must be sender-constrained with DPoP (RFC 9449); always so for `fapi2`.
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// The most seconds a request object's `exp` may lie after its `nbf`; when set, both are required
+    /// (60 for `fapi2` when absent).
+    #[serde(default)]
+    pub request_object_max_lifetime_secs: Option<i64>,
     #[serde(default)]
     pub landing_page_url: Option<String>,
     #[serde(default = "default_true")]
@@ -130,9 +134,69 @@ impl Client {
         self.token_endpoint_auth_method == TokenAuthMethod::PrivateKeyJwt
     }
 
-    /// Whether a nonce may be omitted in an authorization request.
+    /// Whether a nonce may be omitted in an authorization request: One Login requires it; a generic OIDC
+    /// client (OIDC Core §3.1.2.1) and a FAPI 2.0 client (PKCE binds its code) may leave it out.
     pub fn nonce_optional(&self) -> bool {
-        (self.permit_missing_nonce || self.profile == Profile::OidcBasic) && self.profile != Profile::Fapi2
+        self.permit_missing_nonce || self.profile != Profile::OneLogin
+    }
+
+    /// Whether `state` may be omitted (RFC 6749 §4.1.1 RECOMMENDED; One Login requires it).
+    pub fn state_optional(&self) -> bool {
+        self.profile != Profile::OneLogin
+    }
+
+    /// Whether `response_mode=form_post` may be asked for (INTERFACE.md §2: `oidc-basic` clients).
+    pub fn form_post_allowed(&self) -> bool {
+        self.profile == Profile::OidcBasic
+    }
+
+    /// Whether the access token may come in a userinfo form body (RFC 6750 §2.2), as a certified generic
+    /// client sends it; One Login's and FAPI's way is the `Authorization` header only.
+    pub fn userinfo_body_token_allowed(&self) -> bool {
+        self.profile == Profile::OidcBasic
+    }
+
+    /// Whether a request object's query may repeat its parameters (OIDC Core §6.1: the object's values
+    /// win), as generic clients send them; One Login and FAPI allow only the few RFC 9101 §5 names.
+    pub fn lenient_request_object_query(&self) -> bool {
+        self.profile == Profile::OidcBasic
+    }
+
+    /// The algorithms the client's assertions and request objects may be signed with (FAPI 2.0 SP §5.4.1:
+    /// PS256 and ES256 only).
+    pub fn accepted_algs(&self) -> &'static [&'static str] {
+        match self.profile {
+            Profile::Fapi2 => &["ES256", "PS256"],
+            _ => keys::ACCEPTED_ALGS,
+        }
+    }
+
+    /// Whether a client assertion's `aud` must be exactly the issuer, as one string (FAPI 2.0 SP
+    /// §5.3.2.1: no endpoint URL, no array).
+    pub fn assertion_audience_is_issuer_only(&self) -> bool {
+        self.profile == Profile::Fapi2
+    }
+
+    /// How long a code for this client lives: at most 60 s for FAPI 2.0 (SP §5.3.2.1), else `default`.
+    pub fn code_ttl_secs(&self, default: u64) -> u64 {
+        match self.profile {
+            Profile::Fapi2 => default.min(60),
+            _ => default,
+        }
+    }
+
+    /// Whether access tokens must be DPoP-bound (RFC 9449; FAPI 2.0 SP §5.3.2.1 sender-constraining).
+    pub fn requires_dpop(&self) -> bool {
+        self.dpop_bound_access_tokens || self.profile == Profile::Fapi2
+    }
+
+    /// Request objects: must `exp` and `nbf` be present, and the most seconds `exp` may lie after `nbf`
+    /// (the `fapi2` profile: both, at most `request_object_max_lifetime_secs`, 60 by default).
+    pub fn request_object_lifetime(&self) -> Option<i64> {
+        match self.profile {
+            Profile::Fapi2 => Some(self.request_object_max_lifetime_secs.unwrap_or(60)),
+            _ => self.request_object_max_lifetime_secs,
+        }
     }
 
     /// Whether the client may leave out PKCE (never for `fapi2`: FAPI 2.0 SP §5.3.2.2).
@@ -277,6 +341,24 @@ impl ClientRegistry {
             }
             if !matches!(client.id_token_signing_alg.as_str(), "ES256" | "RS256") {
                 return Err(fail("id_token_signing_alg", "must be ES256 or RS256"));
+            }
+            if client.profile == Profile::Fapi2 {
+                // FAPI 2.0 SP §5.3.2.1 and §5.4.1: private_key_jwt, and no RS256 anywhere.
+                if client.token_endpoint_auth_method != TokenAuthMethod::PrivateKeyJwt {
+                    return Err(fail(
+                        "token_endpoint_auth_method",
+                        "the fapi2 profile needs private_key_jwt",
+                    ));
+                }
+                if client.id_token_signing_alg != "ES256" {
+                    return Err(fail("id_token_signing_alg", "the fapi2 profile needs ES256"));
+                }
+                if !client.pkce_required {
+                    return Err(fail("pkce_required", "the fapi2 profile always requires PKCE"));
+                }
+            }
+            if client.request_object_max_lifetime_secs.is_some_and(|s| s <= 0) {
+                return Err(fail("request_object_max_lifetime_secs", "must be positive"));
             }
             if clients.insert(client.client_id.clone(), client).is_some() {
                 return Err(format!("client {id:?}: duplicate client_id"));

@@ -39,6 +39,21 @@ pub fn session(id: &SessionId) -> String {
     format!("session:{}", hash(id.as_str()))
 }
 
+/// A pushed authorization request (RFC 9126), by the hash of its `request_uri`.
+pub fn pushed(request_uri_hash: &str) -> String {
+    format!("par:{request_uri_hash}")
+}
+
+/// The marker that a pushed request has yielded its one code.
+pub fn pushed_spent(request_uri_hash: &str) -> String {
+    format!("parspent:{request_uri_hash}")
+}
+
+/// A DPoP proof's `jti`, kept while the proof could be replayed (RFC 9449 §11.1), per key.
+pub fn dpop_jti(jkt: &str, jti: &str) -> String {
+    format!("dpopjti:{}:{}", hash(jkt), hash(jti))
+}
+
 /// A client assertion's `jti`, kept until the assertion expires (replay cache).
 pub fn jti(client: &ClientId, jti: &str) -> String {
     format!("jti:{}:{}", client, hash(jti))

@@ -144,6 +144,11 @@ impl Store {
         self.raw.put(key, value, ttl).await
     }
 
+    /// Whether a raw marker is present.
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.raw.get(key).await?.is_some())
+    }
+
     /// Sets a raw marker only if absent.
     pub async fn put_if_absent(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
         self.raw.put_if_absent(key, value, ttl).await

@@ -73,7 +73,7 @@ async fn answer_of(
             verifier,
             nonce,
             &state.config.url(CALLBACK_PATH),
-            &state.keys.upstream,
+            &state.upstream_key(),
         )
         .await
     {

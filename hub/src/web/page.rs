@@ -170,7 +170,7 @@ pub fn for_error(error: HubError) -> Page {
             .para("not-yours-body")
             .para("go-back-sign-in-again")
             .code("not_this_browser"),
-        HubError::OAuth { .. } | HubError::InvalidClient { .. } | HubError::InvalidToken(_) => {
+        HubError::OAuth { .. } | HubError::InvalidClient { .. } | HubError::InvalidToken(_) | HubError::Dpop { .. } => {
             Page::bad_request("request-problem-heading", "request-unreadable-body")
         }
     }

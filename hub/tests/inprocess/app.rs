@@ -669,7 +669,12 @@ impl TestApp {
         let pkce = Pkce::new();
         let extra: Vec<(&str, &str)> = s.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let url = self.service.authorize(&pkce, s.vtr, &s.claims, &extra);
-        let mut seen = browser.get(self, &url).await;
+        self.drive(browser, &url, pkce, s).await
+    }
+
+    /// Drives a sign-in from `url` (an `/authorize` URL of any client), as [`TestApp::sign_in`] does.
+    pub async fn drive(&self, browser: &mut Browser, url: &str, pkce: Pkce, s: SignIn) -> Ended {
+        let mut seen = browser.get(self, url).await;
         let mut answered = false;
         for _ in 0..10 {
             let location = seen.location();

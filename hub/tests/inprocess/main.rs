@@ -8,4 +8,5 @@ mod auditor;
 mod fake_provider;
 mod journeys;
 mod router;
+mod services;
 mod snapshots;

@@ -44,6 +44,50 @@ enum Command {
     },
     /// Print the verifier key of an audit key file.
     AuditVkey { file: PathBuf },
+    /// Make the next key of one or more key rings (INTERFACE.md §7): published at once, signing AFTER
+    /// seconds from now. The hub's rings: hub-signing, hub-signing-rs256, hub-identity, hub-upstream.
+    Rotate {
+        /// The keys directory (the hub's `keys_dir`), shared by every instance.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Seconds from now until the new key signs: at least the JWKS cache period (one day), so every
+        /// service has fetched it first. Shorter only with --force (a compromised key).
+        #[arg(long, default_value_t = keys::ring::DEFAULT_PUBLISH_SECS)]
+        after: i64,
+        /// Allow AFTER below the cache period: services with a cached JWKS meet an unknown kid and must
+        /// fetch it again.
+        #[arg(long)]
+        force: bool,
+        /// The rings to rotate (file stems in DIR).
+        #[arg(required = true)]
+        rings: Vec<String>,
+    },
+    /// List the keys of key rings with the time each signs from and its state now (next, active,
+    /// retired, expired).
+    Ring {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Seconds a token lives after it is signed: how long a retired key stays published.
+        #[arg(long, default_value_t = 1830)]
+        retain: i64,
+        #[arg(required = true)]
+        rings: Vec<String>,
+    },
+    /// Remove the files of keys that are no longer published (every token they signed has expired).
+    Prune {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1830)]
+        retain: i64,
+        #[arg(required = true)]
+        rings: Vec<String>,
+    },
+}
+
+/// The current time in Unix seconds (this binary's clock).
+fn now() -> i64 {
+    use tlog::clock::Clock as _;
+    tlog::clock::SystemClock.now() as i64
 }
 
 fn main() -> std::process::ExitCode {
@@ -106,6 +150,46 @@ fn run(cli: Cli) -> Result<(), keys::KeyError> {
         }
         Command::AuditKey { origin, out } => println!("{}", keys::audit_key::generate(&out, &origin)?.vkey()),
         Command::AuditVkey { file } => println!("{}", keys::audit_key::vkey(&file)?),
+        Command::Rotate {
+            dir,
+            after,
+            force,
+            rings,
+        } => {
+            if after < keys::ring::DEFAULT_PUBLISH_SECS && !force {
+                return Err(keys::KeyError::InvalidKey(format!(
+                    "--after {after} is shorter than the one-day JWKS cache period; services would meet a key \
+                     they have not fetched (use --force for a compromised key)"
+                )));
+            }
+            let at = now() + after;
+            for ring in rings {
+                let (path, key) = keys::ring::rotate(&dir, &ring, at)?;
+                println!("{ring}\t{}\t{}\tsigns from {at}", key.kid(), path.display());
+            }
+        }
+        Command::Ring { dir, retain, rings } => {
+            let now = now();
+            for name in rings {
+                let ring = keys::ring::KeyRing::load(&dir, &name)?;
+                for (k, state) in ring.states(now, retain) {
+                    println!(
+                        "{name}\t{}\t{}\t{}\t{}",
+                        k.key.kid(),
+                        k.key.alg(),
+                        k.activates,
+                        state.name()
+                    );
+                }
+            }
+        }
+        Command::Prune { dir, retain, rings } => {
+            for name in rings {
+                for path in keys::ring::prune(&dir, &name, now(), retain)? {
+                    println!("removed {}", path.display());
+                }
+            }
+        }
     }
     Ok(())
 }

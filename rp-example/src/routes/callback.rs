@@ -9,15 +9,16 @@ use axum::{
 };
 use axum_extra::extract::cookie::CookieJar;
 use openidconnect::{
-    AccessToken, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, OAuth2TokenResponse, RequestTokenError,
-    TokenResponse,
+    core::{CoreJsonWebKey, CoreJwsSigningAlgorithm},
+    AccessToken, AccessTokenHash, AuthorizationCode, ClaimsVerificationError, IdTokenVerifier, OAuth2TokenResponse,
+    RequestTokenError, TokenResponse,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
     assertion::{client_assertion, CLIENT_ASSERTION_TYPE},
-    core_identity::{self, CoreIdentity, Expected, CORE_IDENTITY_CLAIM, RETURN_CODE_CLAIM},
+    core_identity::{self, CoreIdentity, Expected, CORE_IDENTITY_CLAIM, RETURN_CODE_CLAIM, SKEW_SECS},
     did::did_url,
     error::RpError,
     oidc::{error_chain, HubTokenResponse, Level, Provider},
@@ -82,13 +83,29 @@ async fn sign_in(
         None if provider.iss_parameter_supported => return Err(RpError::IssuerMismatch(None)),
         _ => {}
     }
-    finish(state, &provider, pending, code, now).await
+    finish(state, provider, pending, code, now).await
+}
+
+/// The ID token verifier: ES256 only (this service's registered `id_token_signing_alg`), whatever else
+/// the hub's JWKS holds, and never issued in the future (OIDC Core §3.1.3.7 steps 7 and 10).
+fn verifier_of(provider: &Provider, now: u64) -> IdTokenVerifier<'_, CoreJsonWebKey> {
+    provider
+        .client
+        .id_token_verifier()
+        .set_allowed_algs([CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat.timestamp() > (now + SKEW_SECS) as i64 {
+                Err(format!("issued in the future ({iat})"))
+            } else {
+                Ok(())
+            }
+        })
 }
 
 /// Code exchange, ID token validation and userinfo: the session to create.
 async fn finish(
     state: &AppState,
-    provider: &Provider,
+    provider: std::sync::Arc<Provider>,
     pending: PendingLogin,
     code: String,
     now: u64,
@@ -115,17 +132,22 @@ async fn finish(
     let id_token = tokens
         .id_token()
         .ok_or_else(|| RpError::InvalidIdToken("no id_token in the token response".into()))?;
-    let verifier = provider.client.id_token_verifier();
-    let claims = match id_token.claims(&verifier, &pending.nonce) {
+    let mut provider = provider;
+    let first = id_token.claims(&verifier_of(&provider, now), &pending.nonce).cloned();
+    let claims = match first {
         Ok(claims) => claims,
-        Err(error) => {
-            if matches!(error, ClaimsVerificationError::SignatureVerification(_)) {
-                // Perhaps a key we have not seen yet: fetch discovery and JWKS again on the next sign-in.
-                state.provider.invalidate().await;
-            }
-            return Err(RpError::InvalidIdToken(error.to_string()));
+        Err(ClaimsVerificationError::SignatureVerification(_)) => {
+            // Perhaps a key published since discovery was read (a rotation): read it again, once.
+            state.provider.invalidate().await;
+            provider = state.provider.get(&state.config, &state.http, now).await?;
+            id_token
+                .claims(&verifier_of(&provider, now), &pending.nonce)
+                .cloned()
+                .map_err(|e| RpError::InvalidIdToken(e.to_string()))?
         }
+        Err(error) => return Err(RpError::InvalidIdToken(error.to_string())),
     };
+    let verifier = verifier_of(&provider, now);
     if let Some(expected) = claims.access_token_hash() {
         let alg = id_token
             .signing_alg()
@@ -143,8 +165,15 @@ async fn finish(
     }
     let extra = claims.additional_claims();
     let vot = extra.vot.clone().filter(|v| !v.is_empty()).ok_or(RpError::MissingVot)?;
+    // Both levels this service asks for sign in with two factors: anything else is not what it asked.
+    if vot != pending.level.credential() {
+        return Err(RpError::InvalidIdToken(format!(
+            "vot {vot} is not the credential level asked for ({})",
+            pending.level.credential()
+        )));
+    }
     let sub = claims.subject().as_str().to_string();
-    let userinfo = userinfo(state, provider, tokens.access_token(), &sub).await?;
+    let userinfo = userinfo(state, &provider, tokens.access_token(), &sub).await?;
     let identity = identity(state, &userinfo, pending.level, &sub, now).await?;
     tracing::info!(
         level = pending.level.as_str(),

@@ -11,11 +11,13 @@ use crate::{
     error::HubError,
     http::cookies::{CookieChange, HubCookies},
     i18n::{Lang, Text},
+    ids::ClientId,
     ids::{hash, Sid},
     journey::{self, AuthRequest, Binding},
     oauth::{ErrorCode, Prompt, ResponseMode, ReturnTo},
     registry::{clients::Profile, Client, ClientRegistry, Snapshot},
     state::AppState,
+    store::{key, StoreError},
     vtr::{self, VtrPolicy},
     web::{
         page::{Page, PageError},
@@ -94,7 +96,7 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
     let redirect_uri = non_empty(&params.redirect_uri)
         .filter(|uri| client.has_redirect_uri(uri))
         .ok_or_else(|| Refusal::Page("request-problem-heading".into(), "unregistered-redirect-body".into()))?;
-    let allowed = |mode: ResponseMode| mode != ResponseMode::FormPost || client.profile == Profile::OidcBasic;
+    let allowed = |mode: ResponseMode| mode != ResponseMode::FormPost || client.form_post_allowed();
     let Some(response_mode) = ResponseMode::parse(params.response_mode.as_deref()).filter(|m| allowed(*m)) else {
         return Err(Refusal::Page(
             "request-problem-heading".into(),
@@ -125,6 +127,7 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
         ("code_challenge", &params.code_challenge, 128),
         ("code_challenge_method", &params.code_challenge_method, 16),
         ("response_type", &params.response_type, 64),
+        ("dpop_jkt", &params.dpop_jkt, 64),
     ] {
         if value.as_ref().is_some_and(|v| v.len() > max) {
             let to = ReturnTo {
@@ -195,7 +198,7 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
             &format!("scope {s} is not allowed for this client"),
         ));
     }
-    if to.state.is_none() {
+    if to.state.is_none() && !client.state_optional() {
         return Err(refuse(ErrorCode::InvalidRequest, "state is required"));
     }
     let nonce = non_empty(&params.nonce).map(str::to_string);
@@ -256,7 +259,17 @@ pub fn validate(params: &Params, clients: &ClientRegistry) -> Result<AuthRequest
         ),
         _ => None,
     };
+    let dpop_jkt = match non_empty(&params.dpop_jkt) {
+        None => None,
+        // An RFC 7638 SHA-256 thumbprint: 43 characters of base64url.
+        Some(j) if j.len() == 43 && j.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            Some(j.to_string())
+        }
+        Some(_) => return Err(refuse(ErrorCode::InvalidRequest, "dpop_jkt is not a JWK thumbprint")),
+    };
     Ok(AuthRequest {
+        dpop_jkt,
+        pushed: None,
         client_id: client.client_id.clone(),
         return_to: to,
         nonce,
@@ -294,27 +307,28 @@ pub async fn post(
     start(state, cookies, params).await
 }
 
-/// Verifies and unpacks a request object (RFC 9101); any failure is a 400 page.
-async fn unpack_request_object(state: &AppState, reg: &Snapshot, params: Params) -> Result<Params, PageError> {
+/// Why a request object was not taken.
+#[derive(Debug)]
+pub enum ObjectRefusal {
+    /// Refused, for this reason: its redirect URI cannot be trusted (a page, or `invalid_request_object`).
+    Refused(&'static str),
+    /// An unsigned object from a client whose profile answers `request_not_supported` (OIDC Core §6.1).
+    NotSupported,
+    /// The store did not answer.
+    Store(StoreError),
+}
+
+/// Verifies and unpacks a request object (RFC 9101, OIDC Core §6.1) with the client's keys and rules;
+/// `params` without one come back as they are.
+pub async fn unpack_request_object(state: &AppState, client: &Client, params: Params) -> Result<Params, ObjectRefusal> {
     let Some(jwt) = params.request.clone() else {
         return Ok(params);
     };
-    let refuse = |why: &str| {
-        tracing::info!(
-            client_id = params.client_id.as_deref().unwrap_or_default(),
-            reason = why,
-            "request object refused"
-        );
-        PageError::from(Page::bad_request(
-            "request-problem-heading",
-            Text::new("request-object-refused-body").arg("reason", why),
-        ))
-    };
-    let client = params
-        .client_id
-        .as_deref()
-        .and_then(|id| reg.client(id))
-        .ok_or_else(|| refuse("unknown client"))?;
+    if keys::decode_header(&jwt).is_ok_and(|h| h.alg.eq_ignore_ascii_case("none"))
+        && client.lenient_request_object_query()
+    {
+        return Err(ObjectRefusal::NotSupported);
+    }
     let claims = crate::provider::client_auth::verify_client_jwt(
         state,
         client,
@@ -322,8 +336,13 @@ async fn unpack_request_object(state: &AppState, reg: &Snapshot, params: Params)
         crate::provider::client_auth::Purpose::RequestObject,
     )
     .await
-    .map_err(|_| refuse("bad signature"))?;
-    let merged = request_object::merge(&params, &claims, &state.config.issuer, state.now()).map_err(refuse)?;
+    .map_err(|_| ObjectRefusal::Refused("bad signature"))?;
+    let rules = request_object::Rules {
+        lenient_query: client.lenient_request_object_query(),
+        lifetime: client.request_object_lifetime(),
+    };
+    let merged = request_object::merge(&params, &claims, &state.config.issuer, state.now(), rules)
+        .map_err(ObjectRefusal::Refused)?;
     // A request object's `jti`, when it has one, is single use (shared with client assertions' `jti`s, so
     // neither can be replayed as the other).
     if let Some(jti) = claims.get("jti").and_then(serde_json::Value::as_str) {
@@ -339,28 +358,139 @@ async fn unpack_request_object(state: &AppState, reg: &Snapshot, params: Params)
                 std::time::Duration::from_secs(ttl as u64),
             )
             .await
-            .map_err(|e| PageError::from(crate::error::HubError::from(e)))?;
+            .map_err(ObjectRefusal::Store)?;
         if !fresh {
-            return Err(refuse("the request object was used before"));
+            return Err(ObjectRefusal::Refused("the request object was used before"));
         }
     }
     Ok(merged)
 }
 
+/// Where an error may go before the request is fully read: the query's redirect URI, if it is registered
+/// exactly for the query's client.
+fn trusted_return(params: &Params, reg: &Snapshot) -> Option<ReturnTo> {
+    let client = reg.client(params.client_id.as_deref()?)?;
+    let redirect_uri = params.redirect_uri.as_deref().filter(|u| client.has_redirect_uri(u))?;
+    Some(ReturnTo {
+        redirect_uri: redirect_uri.to_string(),
+        state: non_empty(&params.state).map(str::to_string),
+        response_mode: ResponseMode::parse(params.response_mode.as_deref())
+            .filter(|m| *m != ResponseMode::FormPost || client.form_post_allowed())
+            .unwrap_or_default(),
+    })
+}
+
+/// A page for a refused request object, naming why.
+fn object_page(client_id: Option<&str>, why: &str) -> PageError {
+    tracing::info!(
+        client_id = client_id.unwrap_or_default(),
+        reason = why,
+        "request object refused"
+    );
+    PageError::from(Page::bad_request(
+        "request-problem-heading",
+        Text::new("request-object-refused-body").arg("reason", why),
+    ))
+}
+
+/// The prefix of the `request_uri`s the hub's PAR endpoint issues (RFC 9126 §2.2).
+pub const PUSHED_URN: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// An authorization request as the PAR endpoint kept it (RFC 9126 §2.1): checked and validated then.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Pushed {
+    pub client_id: ClientId,
+    /// The request's parameters, a request object already unpacked.
+    pub params: Params,
+    /// Whether it came as a signed request object.
+    pub by_object: bool,
+}
+
+/// The pushed request a `request_uri` names (RFC 9126 §4): it must be the hub's, live, not yet spent on a
+/// code, and pushed by the client the query names. Any other outcome is a page: no redirect URI of the
+/// request can be trusted yet.
+async fn pushed(state: &AppState, query: &Params, request_uri: &str) -> Result<(Pushed, String), PageError> {
+    let refuse = |why: &'static str| {
+        tracing::info!(
+            client_id = query.client_id.as_deref().unwrap_or_default(),
+            reason = why,
+            "request_uri refused"
+        );
+        PageError::from(Page::bad_request(
+            "request-problem-heading",
+            Text::new("request-uri-refused-body").arg("reason", why),
+        ))
+    };
+    let handle = hash(request_uri);
+    let found: Option<Pushed> = state.store.get_json(&key::pushed(&handle)).await?;
+    let Some(found) = found else {
+        return Err(refuse("it has expired or was never issued"));
+    };
+    if state.store.exists(&key::pushed_spent(&handle)).await? {
+        return Err(refuse("it was used already"));
+    }
+    if query.client_id.as_deref() != Some(found.client_id.as_str()) {
+        return Err(refuse("it was pushed by another client"));
+    }
+    Ok((found, handle))
+}
+
 async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<Response, PageError> {
     let issuer = state.config.issuer.clone();
     let reg = state.snapshot();
-    let by_object = params.request.is_some();
-    let params = unpack_request_object(&state, &reg, params).await?;
-    let request = match validate(&params, &reg.clients) {
+    // A pushed request (RFC 9126 §4): only its own parameters are used (FAPI 2.0 SP §5.3.2.2), and only
+    // the hub's own URNs are resolved; any other `request_uri` is `request_uri_not_supported` below.
+    let (params, by_object, handle) = match params.request_uri.as_deref() {
+        Some(uri) if uri.starts_with(PUSHED_URN) => {
+            let (found, handle) = pushed(&state, &params, uri).await?;
+            (found.params, found.by_object, Some(handle))
+        }
+        _ => {
+            let by_object = params.request.is_some();
+            let params = match (
+                params.request.is_some(),
+                params.client_id.as_deref().and_then(|c| reg.client(c)),
+            ) {
+                (false, _) => params,
+                (true, None) => return Err(object_page(params.client_id.as_deref(), "unknown client")),
+                (true, Some(client)) => match unpack_request_object(&state, client, params.clone()).await {
+                    Ok(p) => p,
+                    Err(ObjectRefusal::Store(e)) => return Err(HubError::from(e).into()),
+                    Err(ObjectRefusal::Refused(why)) => return Err(object_page(params.client_id.as_deref(), why)),
+                    Err(ObjectRefusal::NotSupported) => {
+                        return match trusted_return(&params, &reg) {
+                            Some(to) => Refusal::Redirect(
+                                to,
+                                ErrorCode::RequestNotSupported,
+                                "unsigned request objects are not supported".into(),
+                            )
+                            .respond(&issuer),
+                            None => Err(object_page(
+                                params.client_id.as_deref(),
+                                "unsigned request objects are not supported",
+                            )),
+                        }
+                    }
+                },
+            };
+            (params, by_object, None)
+        }
+    };
+    let mut request = match validate(&params, &reg.clients) {
         Ok(request) => request,
         Err(refusal) => return refusal.respond(&issuer),
     };
-    if !by_object
-        && reg
-            .client(request.client_id.as_str())
-            .is_some_and(|c: &Client| c.jar_required)
-    {
+    request.pushed = handle.clone();
+    let client = reg.client(request.client_id.as_str());
+    if handle.is_none() && client.is_some_and(Client::par_required) {
+        return Refusal::Redirect(
+            request.return_to,
+            ErrorCode::InvalidRequest,
+            "this client must push its authorization requests (RFC 9126)".into(),
+        )
+        .respond(&issuer);
+    }
+    if !by_object && client.is_some_and(|c| c.jar_required) {
         return Refusal::Redirect(
             request.return_to,
             ErrorCode::InvalidRequest,
@@ -370,6 +500,16 @@ async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<R
     }
     if let Err(limited) = state.limiter.client(request.client_id.as_str()) {
         return Err(HubError::RateLimited(limited).into());
+    }
+    // The sandbox (federation --sandbox only) may force an error here for this client.
+    let forced = state.sandbox.as_ref().and_then(|s| s.forced(&request.client_id));
+    let forced_error = match forced {
+        Some(crate::sandbox::Forced::AccessDenied) => Some(ErrorCode::AccessDenied),
+        Some(crate::sandbox::Forced::TemporarilyUnavailable) => Some(ErrorCode::TemporarilyUnavailable),
+        _ => None,
+    };
+    if let Some(code) = forced_error {
+        return Refusal::Redirect(request.return_to, code, "forced by the sandbox".into()).respond(&issuer);
     }
     let to = request.return_to.clone();
     // The service knows the person's language: its `ui_locales` sets the pages' language from here on.

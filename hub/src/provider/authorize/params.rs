@@ -1,10 +1,10 @@
 //! The parameters of an authorization request as received, by query, form or request object
 //! (OIDC Core §3.1.2.1, RFC 9101 §4), before any rule is applied.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Every authorization request parameter, as received.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 pub struct Params {
     pub response_type: Option<String>,
     pub client_id: Option<String>,
@@ -24,4 +24,6 @@ pub struct Params {
     pub request_uri: Option<String>,
     pub id_token_hint: Option<String>,
     pub login_hint: Option<String>,
+    /// The thumbprint of the DPoP key the code is to be bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
 }

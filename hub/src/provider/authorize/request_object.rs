@@ -41,9 +41,26 @@ fn as_param(value: Option<&Value>) -> Option<String> {
     }
 }
 
-/// The request the object carries, once its claims are checked against the query, the client and `now`.
-/// (The signature is checked before, with the client's keys.)
-pub fn merge(query: &Params, claims: &Map<String, Value>, issuer: &str, now: i64) -> Result<Params, &'static str> {
+/// What a client's registration asks of its request objects beyond RFC 9101.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Other parameters in the query are ignored (OIDC Core §6.3.3: only the object's are used) rather
+    /// than refused.
+    pub lenient_query: bool,
+    /// `exp` and `nbf` are required and `exp` lies at most this many seconds after `nbf`, and `nbf` at
+    /// most 60 minutes in the past (FAPI 2.0 Message Signing §5.3.1).
+    pub lifetime: Option<i64>,
+}
+
+/// The request the object carries, once its claims are checked against the query, the client's rules
+/// and `now`. (The signature is checked before, with the client's keys.)
+pub fn merge(
+    query: &Params,
+    claims: &Map<String, Value>,
+    issuer: &str,
+    now: i64,
+    rules: Rules,
+) -> Result<Params, &'static str> {
     let client_id = query
         .client_id
         .as_deref()
@@ -86,6 +103,20 @@ pub fn merge(query: &Params, claims: &Map<String, Value>, issuer: &str, now: i64
             return Err("the request object is not valid yet");
         }
     }
+    if let Some(max) = rules.lifetime {
+        let (Some(exp), Some(nbf)) = (
+            claims.get("exp").and_then(Value::as_i64),
+            claims.get("nbf").and_then(Value::as_i64),
+        ) else {
+            return Err("the request object must have exp and nbf");
+        };
+        if exp - nbf > max {
+            return Err("the request object's exp lies too long after its nbf");
+        }
+        if nbf < now - 3600 {
+            return Err("the request object's nbf is more than 60 minutes in the past");
+        }
+    }
     let object = |name: &str| as_param(claims.get(name));
     for (name, in_query) in [
         ("response_type", &query.response_type),
@@ -99,7 +130,7 @@ pub fn merge(query: &Params, claims: &Map<String, Value>, issuer: &str, now: i64
     if object("request").is_some() || object("request_uri").is_some() {
         return Err("a request object must not contain request or request_uri");
     }
-    if query_has_other_parameters(query) {
+    if query_has_other_parameters(query) && !rules.lenient_query {
         return Err("with a request object, the query may carry only response_type, scope, client_id and request");
     }
     Ok(Params {
@@ -121,6 +152,7 @@ pub fn merge(query: &Params, claims: &Map<String, Value>, issuer: &str, now: i64
         request_uri: None,
         id_token_hint: object("id_token_hint"),
         login_hint: object("login_hint"),
+        dpop_jkt: object("dpop_jkt"),
     })
 }
 
@@ -157,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_good_object_becomes_the_request() {
-        let params = merge(&query(), &object(), ISS, 1000).unwrap();
+        let params = merge(&query(), &object(), ISS, 1000, Rules::default()).unwrap();
         assert_eq!(params.redirect_uri.as_deref(), Some("https://svc.example/cb"));
         assert_eq!(params.vtr.as_deref(), Some(r#"["Cl.Cm.P2"]"#));
         assert_eq!(params.max_age.as_deref(), Some("600"));
@@ -226,14 +258,101 @@ mod tests {
         for (name, mutate) in cases {
             let (mut q, mut o) = (query(), object());
             mutate(&mut q, &mut o);
-            assert!(merge(&q, &o, ISS, 1000).is_err(), "{name} was accepted");
+            assert!(
+                merge(&q, &o, ISS, 1000, Rules::default()).is_err(),
+                "{name} was accepted"
+            );
         }
         let mut issuer_aud = object();
         issuer_aud.insert("aud".into(), json!([ISS]));
         issuer_aud.remove("exp");
         assert!(
-            merge(&query(), &issuer_aud, ISS, 1000).is_ok(),
+            merge(&query(), &issuer_aud, ISS, 1000, Rules::default()).is_ok(),
             "issuer as aud, exp optional"
         );
+    }
+
+    #[test]
+    fn lifetime_and_lenient_query_rules_table() {
+        let fapi = Rules {
+            lenient_query: false,
+            lifetime: Some(60),
+        };
+        let lenient = Rules {
+            lenient_query: true,
+            lifetime: None,
+        };
+        let with = |pairs: &[(&str, Value)]| {
+            let mut o = object();
+            for (k, v) in pairs {
+                o.insert((*k).into(), v.clone());
+            }
+            o
+        };
+        type Case = (&'static str, Params, Map<String, Value>, Rules, bool);
+        let cases: Vec<Case> = vec![
+            (
+                "fapi: nbf and exp 60 s apart",
+                query(),
+                with(&[("nbf", json!(990)), ("exp", json!(1050))]),
+                fapi,
+                true,
+            ),
+            (
+                "fapi: 61 s apart",
+                query(),
+                with(&[("nbf", json!(990)), ("exp", json!(1051))]),
+                fapi,
+                false,
+            ),
+            ("fapi: no nbf", query(), with(&[("exp", json!(1050))]), fapi, false),
+            (
+                "fapi: no exp",
+                query(),
+                {
+                    let mut o = with(&[("nbf", json!(990))]);
+                    o.remove("exp");
+                    o
+                },
+                fapi,
+                false,
+            ),
+            (
+                "fapi: nbf an hour and more ago",
+                query(),
+                with(&[("nbf", json!(1000 - 3601)), ("exp", json!(1050))]),
+                fapi,
+                false,
+            ),
+            (
+                "lenient: a repeated redirect_uri and state in the query",
+                Params {
+                    redirect_uri: Some("https://svc.example/cb".into()),
+                    state: Some("q".into()),
+                    ..query()
+                },
+                object(),
+                lenient,
+                true,
+            ),
+            (
+                "strict: the same",
+                Params {
+                    redirect_uri: Some("https://svc.example/cb".into()),
+                    state: Some("q".into()),
+                    ..query()
+                },
+                object(),
+                Rules::default(),
+                false,
+            ),
+        ];
+        for (name, q, o, rules, ok) in cases {
+            let got = merge(&q, &o, ISS, 1000, rules);
+            assert_eq!(got.is_ok(), ok, "{name}: {got:?}");
+            if let Ok(p) = got {
+                assert_eq!(p.state.as_deref(), Some("s"), "{name}: the object's values win");
+            }
+        }
     }
 }
