@@ -24,6 +24,10 @@ use std::{
 };
 use tower::ServiceExt as _;
 
+/// How long connections accepted just before shutdown have to send their first request before
+/// connections with no request under way are closed.
+const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(1);
+
 /// The server's bounds.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -125,29 +129,16 @@ pub async fn serve(
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(limits.header_read_timeout);
     let builder = Arc::new(builder);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a moment rather than spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
+    let accept = |stream: tokio::net::TcpStream, peer: SocketAddr| {
         let Ok(permit) = total.clone().try_acquire_owned() else {
             (limits.on_refused)("total");
             drop(stream);
-            continue;
+            return;
         };
         let Some(slot) = per_ip.enter(peer.ip(), limits.max_connections_per_ip) else {
             (limits.on_refused)("per_ip");
             drop(stream);
-            continue;
+            return;
         };
         let _ = stream.set_nodelay(true);
         let service = router
@@ -187,8 +178,38 @@ pub async fn serve(
             }
             drop((permit, slot));
         });
+    };
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        accept(stream, peer);
     }
-    drop(listener);
+    // Connections the kernel already completed (the listen backlog) are served, not reset: a load
+    // balancer that sent a request on one would otherwise see it fail after connecting.
+    let backlog = listener.into_std()?;
+    while let Ok((stream, peer)) = backlog.accept() {
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+            accept(stream, peer);
+        }
+    }
+    drop(backlog);
+    // A connection accepted just now has not sent its request yet, and hyper's graceful shutdown closes
+    // a connection with no request under way: give those a moment to send theirs first.
+    tokio::time::sleep(FIRST_REQUEST_WAIT.min(limits.shutdown_grace)).await;
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(limits.shutdown_grace) => {
