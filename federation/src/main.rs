@@ -5,6 +5,11 @@
 //! It reads the development registries in `config/dev/` (written for the default ports 3000, 8080 and
 //! 8090) and rewrites those origins when other ports are chosen, so the files stay the one source.
 
+#[cfg(test)]
+mod deploy_check;
+#[cfg(test)]
+mod reference;
+
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;

@@ -139,7 +139,13 @@ fn mine(current: &Current, cookies: &HubCookies) -> Result<(), HubError> {
 
 async fn load(state: &AppState, id: JourneyId) -> Result<Current, HubError> {
     match state.store.get_versioned::<Journey>(&key::journey(&id)).await? {
-        Some(stored) => Ok(Current { id, stored }),
+        Some(stored) => {
+            // This request is a step of the journey: it joins the journey's trace.
+            if let Some(trace) = &stored.value.trace {
+                serving::request::continue_trace(trace);
+            }
+            Ok(Current { id, stored })
+        }
         None => Err(HubError::NoJourney),
     }
 }
@@ -254,7 +260,11 @@ impl Kept {
             }
             Kept::New(id) => {
                 let ttl = Duration::from_secs(state.config.journey_start_ttl_secs.min(state.config.journey_ttl_secs));
-                state.store.put_json(&key::journey(id), journey, ttl).await?;
+                let journey = Journey {
+                    trace: serving::request::current_traceparent(),
+                    ..journey.clone()
+                };
+                state.store.put_json(&key::journey(id), &journey, ttl).await?;
             }
         }
         Ok(link)
@@ -346,10 +356,25 @@ async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) 
         } => {
             kept.end(state).await?;
             tracing::info!(client_id = %client_id, error = %code, "returned to the service with an error");
+            let provider = match &kept {
+                Kept::Stored(current) => match &current.journey().stage {
+                    crate::journey::Stage::AtProvider { attempt, .. } => attempt.provider.as_str().to_string(),
+                    crate::journey::Stage::Consenting { person, .. } => person.provider.as_str().to_string(),
+                    _ => "none".to_string(),
+                },
+                Kept::New(_) => "none".to_string(),
+            };
+            telemetry::journey_ended(client_id.as_str(), &provider, code.as_str());
             Next::Service(to.deliver_error(&state.config.issuer, code, description))
         }
         Decision::Assert { assertion, new_session } => {
             kept.end(state).await?;
+            let provider = if assertion.single_sign_on {
+                "single_sign_on"
+            } else {
+                assertion.person.provider.as_str()
+            };
+            telemetry::journey_ended(assertion.request.client_id.as_str(), provider, "assertion");
             record_all(state, &id, facts).await;
             let (location, session_cookie) = assert(state, &id, *assertion, new_session, cx).await?;
             cookies.extend(session_cookie);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::{net::IpAddr, path::PathBuf};
 
 /// Everything the hub needs to start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The hub's issuer identifier and base URL (no trailing slash), e.g. `https://hub.example.gov.uk`.
@@ -94,6 +94,20 @@ pub struct Config {
     pub audit_witnesses: Vec<crate::audit::log::WitnessConfig>,
     /// The auditor view: its own listener, its own credentials, read-only.
     pub auditor: AuditorConfig,
+    /// Serving over TLS (certificate and key files, reloaded in place) and the extra CA trusted for
+    /// calls to providers and services.
+    pub tls: serving::TlsConfig,
+    /// Log format and OpenTelemetry trace export.
+    pub telemetry: serving::TelemetryConfig,
+    /// Continue the W3C trace context services send (a `traceparent` header, or a `traceparent`
+    /// parameter on `/authorize` for the browser's hop), so one sign-in is one trace across service, hub
+    /// and provider. Off by default: a trace id chosen by a service would then reach providers, and a
+    /// service and a provider comparing notes could link a person across the hub's pairwise boundary.
+    /// Turn on only where one operator runs every party's telemetry (a test federation). Off, each
+    /// journey is still one trace of its own, from `/authorize` to the provider and back.
+    pub adopt_trace_context: bool,
+    /// Seconds requests in flight may take to finish after SIGTERM before their connections are closed.
+    pub shutdown_grace_secs: u64,
     /// How long services may cache the JWKS (`/.well-known/jwks.json`, `/upstream/jwks.json`), seconds.
     /// A new key must be published at least this long before it signs (`keys rotate --after`).
     pub jwks_max_age_secs: u64,
@@ -109,7 +123,7 @@ pub struct Config {
 }
 
 /// The auditor view's settings (issue "a transparency log": auditors' web view).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditorConfig {
     /// Whether this instance serves the auditor view.
@@ -138,7 +152,7 @@ impl Default for AuditorConfig {
 }
 
 /// One auditor's sign-in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditorUser {
     pub name: String,
@@ -147,7 +161,7 @@ pub struct AuditorUser {
 }
 
 /// A log the auditor view shows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditorLog {
     pub dir: PathBuf,
@@ -202,6 +216,10 @@ impl Default for Config {
             audit_checkpoint_every: 256,
             audit_witnesses: Vec::new(),
             auditor: AuditorConfig::default(),
+            tls: serving::TlsConfig::default(),
+            telemetry: serving::TelemetryConfig::default(),
+            adopt_trace_context: false,
+            shutdown_grace_secs: 20,
             jwks_max_age_secs: 86_400,
             did_max_age_secs: 3_600,
             key_reload_secs: 10,
@@ -211,7 +229,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Defaults, overlaid by the TOML file (if given) and then by `HUB_*` environment variables.
+    /// Defaults, overlaid by the TOML file (if given) and then by `HUB_*` environment variables (a nested
+    /// field with a double underscore: `HUB_TLS__CERT_FILE`).
     pub fn load(file: Option<&std::path::Path>) -> Result<Self, String> {
         use figment::providers::{Env, Format, Serialized, Toml};
         let mut fig = figment::Figment::from(Serialized::defaults(Config::default()));
@@ -221,7 +240,10 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        let config: Config = fig.merge(Env::prefixed("HUB_")).extract().map_err(|e| e.to_string())?;
+        let config: Config = fig
+            .merge(Env::prefixed("HUB_").split("__"))
+            .extract()
+            .map_err(|e| e.to_string())?;
         config.validate()?;
         Ok(config)
     }
@@ -246,6 +268,8 @@ impl Config {
                 "lifetimes (id_token_ttl_secs, access_token_ttl_secs, journey_ttl_secs) must be positive".into(),
             );
         }
+        self.tls.validate()?;
+        self.telemetry.validate()?;
         Ok(())
     }
 

@@ -78,7 +78,7 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/cancel", post(web::cancel::post))
         .route("/cancel-link", get(web::cancel::link))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_PAGE_FORM));
-    Router::new()
+    let app = Router::new()
         .merge(guarded)
         .merge(forms)
         .route("/.well-known/openid-configuration", get(discovery::get))
@@ -101,13 +101,26 @@ pub fn router(state: AppState) -> Router<()> {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(state.config.request_timeout_secs),
-        ))
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_failure(()),
-        )
-        .with_state(state)
+        ));
+    let hsts = state.config.tls.enabled() || state.config.issuer.starts_with("https://");
+    let adopt = serving::request::Adopt {
+        header: state.config.adopt_trace_context,
+        param_paths: if state.config.adopt_trace_context {
+            &["/authorize"]
+        } else {
+            &[]
+        },
+    };
+    let mut app = app.with_state(state);
+    if hsts {
+        // RFC 6797: only where people reach the hub over https (TLS here, or at the load balancer).
+        app = app.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static(serving::tls::HSTS),
+        ));
+    }
+    // Outermost: every request gets its id and span first, and its log line last.
+    app.layer(axum::middleware::from_fn_with_state(adopt, serving::request::track))
 }
 
 /// The sandbox's routes, only when `federation --sandbox` turned it on (never in a plain hub).
@@ -120,46 +133,70 @@ fn sandbox_routes(state: &AppState) -> Router<AppState> {
         .route("/sandbox/config", post(sandbox::config::post))
 }
 
-/// The tracing span of one request: method and path only. Query strings carry codes, states and
-/// `login_hint`s, which must not reach the logs (DESIGN.md, logging rules).
-fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
+/// What SIGHUP reloads, in this order; each step refuses a broken input and keeps what is in use, and
+/// none stops the others.
+///
+/// 1. The client and provider registries (INTERFACE.md §8, "reloadable"): both valid or neither taken.
+/// 2. The TLS certificate and key (new handshakes get the new pair; open connections keep theirs).
+/// 3. The key rings (read the key files again; a ring that does not load is refused and the keys in
+///    use stay), so one SIGHUP brings every change of files into service.
+pub async fn reload(state: &AppState, tls: Option<&std::sync::Arc<serving::tls::Certificates>>) {
+    // 1. Registries.
+    let (applied, reg) = match state.reload_registries() {
+        Ok(reg) => {
+            tracing::info!("registries reloaded");
+            telemetry::registry_reload("applied");
+            (true, reg)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "registry reload refused; the registries in use stay");
+            telemetry::registry_reload("refused");
+            (false, state.snapshot())
+        }
+    };
+    let fact = audit::Fact::RegistryReloaded {
+        applied,
+        clients: reg.clients.len(),
+        providers: reg.providers.len(),
+    };
+    audit::note(state.audit.as_ref(), state.now(), fact).await;
+    // 2. Certificates.
+    if let Some(certs) = tls {
+        report_tls_reload(certs.reload().as_ref().map(|_| ()));
+    }
+    // 3. Keys: the key rings, when key files were added or removed.
+    reload_keys(state);
 }
 
-/// On SIGHUP, reads the client and provider registries again (INTERFACE.md §8, "reloadable"), as operators
-/// expect of a daemon; an invalid file is refused, logged with the entry and field, and changes nothing.
-fn reload_on_hangup(state: AppState) {
+/// Logs and counts one certificate reload.
+fn report_tls_reload(result: Result<(), &serving::tls::TlsError>) {
+    match result {
+        Ok(()) => {
+            tracing::info!("TLS certificate reloaded");
+            telemetry::tls_reload("applied");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "TLS certificate reload refused; the certificate in use stays");
+            telemetry::tls_reload("refused");
+        }
+    }
+}
+
+/// Runs [`reload`] on every SIGHUP, as operators expect of a daemon.
+fn reload_on_hangup(state: AppState, tls: Option<std::sync::Arc<serving::tls::Certificates>>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; registries reload only on restart");
+            tracing::warn!("cannot listen for SIGHUP; registries and certificates reload only on restart");
             return;
         };
         while hangups.recv().await.is_some() {
-            reload_keys(&state);
-            let (applied, reg) = match state.reload_registries() {
-                Ok(reg) => {
-                    tracing::info!("registries reloaded");
-                    telemetry::registry_reload("applied");
-                    (true, reg)
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "registry reload refused; the registries in use stay");
-                    telemetry::registry_reload("refused");
-                    (false, state.snapshot())
-                }
-            };
-            let fact = audit::Fact::RegistryReloaded {
-                applied,
-                clients: reg.clients.len(),
-                providers: reg.providers.len(),
-            };
-            audit::note(state.audit.as_ref(), state.now(), fact).await;
+            reload(&state, tls.as_ref()).await;
         }
     });
     #[cfg(not(unix))]
-    let _ = state;
+    let _ = (state, tls);
 }
 
 /// Reads the key rings again if `keys_dir` changed (a key rotated in or pruned out, INTERFACE.md §7);
@@ -217,7 +254,9 @@ fn reload_keys_periodically(state: AppState) {
     });
 }
 
-/// Serves the hub on `listener` until `shutdown` completes.
+/// Serves the hub on `listener` (over TLS when `tls` is configured) until `shutdown` completes; then
+/// stops accepting, lets requests in flight finish (`shutdown_grace_secs`) and writes the audit log's
+/// final checkpoint.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
@@ -227,8 +266,19 @@ pub async fn run(
     if config.instance.is_empty() {
         config.instance = format!("hub-{}", listener.local_addr()?.port());
     }
+    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let certs = serving::tls::Certificates::load(cert, key).map_err(|e| anyhow::anyhow!("field tls: {e}"))?;
+            certs.watch(
+                std::time::Duration::from_secs(config.tls.watch_secs.unwrap_or(5)),
+                report_tls_reload,
+            );
+            Some(certs)
+        }
+        _ => None,
+    };
     let state = AppState::from_config(config).await?;
-    reload_on_hangup(state.clone());
+    reload_on_hangup(state.clone(), tls.clone());
     reload_keys_periodically(state.clone());
     if let Some(log) = &state.audit_log {
         tracing::info!(
@@ -237,7 +287,8 @@ pub async fn run(
             vkey = %log.0.vkey(),
             "assertion log"
         );
-        let http = reqwest::Client::builder()
+        let http = serving::trust::client_builder(state.config.tls.extra_ca_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("field tls.extra_ca_file: {e}"))?
             .timeout(std::time::Duration::from_secs(state.config.http_timeout_secs))
             .build()?;
         audit::log::push_to_witnesses(
@@ -247,12 +298,7 @@ pub async fn run(
             std::time::Duration::from_secs(state.config.audit_checkpoint_secs.max(1)),
         );
     }
-    let limits = serve::Limits {
-        max_connections: state.config.max_connections,
-        max_connections_per_ip: state.config.max_connections_per_ip,
-        header_read_timeout: std::time::Duration::from_secs(state.config.header_read_timeout_secs),
-        ..serve::Limits::default()
-    };
+    let limits = serve::limits(&state.config);
     // One shutdown for every listener.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -275,7 +321,8 @@ pub async fn run(
             }
         });
     }
-    serve::serve(listener, router(state.clone()), limits, until_stopped(stopped)).await?;
+    serve::serve_tls(listener, router(state.clone()), limits, tls, until_stopped(stopped)).await?;
+    tracing::info!("requests in flight finished; writing the audit log's final checkpoint");
     // A final checkpoint: everything durable is published.
     state.audit.close().await;
     Ok(())

@@ -37,15 +37,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
     if let Some(Command::Audit { command }) = cli.command {
+        init_text_logs();
         return match hub::audit::cli::run(command) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
@@ -63,6 +57,17 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Text logs for the command line.
+fn init_text_logs() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = hub::Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(issuer) = cli.issuer {
@@ -73,22 +78,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     config.validate().map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(&cli.listen).await?;
-    println!("hub listening on http://{}", listener.local_addr()?);
-    hub::run(config, listener, shutdown_signal()).await
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let address = listener.local_addr()?;
+    let instance = if config.instance.is_empty() {
+        format!("hub-{}", address.port())
+    } else {
+        config.instance.clone()
     };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    let telemetry = serving::telemetry::init("hub", &instance, &config.telemetry, "info,tower_http=warn")
+        .map_err(anyhow::Error::msg)?;
+    let scheme = if config.tls.enabled() { "https" } else { "http" };
+    println!("hub listening on {scheme}://{address}");
+    let served = hub::run(config, listener, serving::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    served
 }

@@ -2,10 +2,13 @@
 //! discovery, JWKS, token and userinfo endpoints, to services' `jwks_uri` and back-channel logout URIs)
 //! goes through it, so tests swap in a fake provider and see every request.
 //!
-//! [`HttpClient`] is the real one: reqwest with no redirects, connect and total timeouts, and a bound
-//! on the size of every answer read.
+//! [`HttpClient`] is the real one: reqwest with no redirects, connect and total timeouts, a bound on the
+//! size of every answer read, the system's roots plus an optional extra CA as its trust store
+//! ([`serving::trust`]), and the request id and W3C trace context of the request it is made for sent
+//! on (`X-Request-Id`, `traceparent`; [`serving::request::outbound`]).
 
 use std::time::Duration;
+use tracing::Instrument as _;
 
 /// An answer to an outbound request: status, content type and the body (bounded in size).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +69,14 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client whose every call connects within and completes within `timeout`, reading at most
     /// `max_body` bytes of any answer.
-    pub fn new(timeout: Duration, max_body: usize) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    pub fn new(timeout: Duration, max_body: usize) -> anyhow::Result<Self> {
+        Self::trusting(timeout, max_body, None)
+    }
+
+    /// [`HttpClient::new`], also trusting the CA certificates of `extra_ca` (PEM) besides the system's.
+    pub fn trusting(timeout: Duration, max_body: usize, extra_ca: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let http = serving::trust::client_builder(extra_ca)
+            .map_err(|e| anyhow::anyhow!("field tls.extra_ca_file: {e}"))?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -76,11 +85,20 @@ impl HttpClient {
         Ok(Self { http, max_body })
     }
 
-    async fn send(&self, url: &str, request: reqwest::RequestBuilder) -> Result<Reply, FetchError> {
+    async fn send(&self, method: &str, url: &str, request: reqwest::RequestBuilder) -> Result<Reply, FetchError> {
         let host = url::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_else(|| "the peer".into());
+        let (span, headers) = serving::request::outbound(method, &host);
+        let mut request = request;
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        self.read(host, request).instrument(span).await
+    }
+
+    async fn read(&self, host: String, request: reqwest::RequestBuilder) -> Result<Reply, FetchError> {
         let classify = |e: reqwest::Error| {
             if e.is_timeout() {
                 FetchError::Timeout(host.clone())
@@ -120,7 +138,7 @@ impl ProviderClient for HttpClient {
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
-        self.send(url, request).await
+        self.send("GET", url, request).await
     }
 
     async fn post_form(
@@ -141,6 +159,6 @@ impl ProviderClient for HttpClient {
             let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             request = request.basic_auth(enc(user), Some(enc(password)));
         }
-        self.send(url, request).await
+        self.send("POST", url, request).await
     }
 }

@@ -1,162 +1,43 @@
-//! The hub's HTTP server loop, with the bounds a public service needs (issue "under attack"): a cap on
-//! connections in all and per client address, a header-read timeout that also ends idle keep-alive
-//! connections (slowloris gets nothing), a bound on header size, and graceful shutdown that lets
-//! requests in flight finish. HTTP/1.1 and HTTP/2 (hyper's `auto` builder).
-//!
-//! Each request carries its peer address as `ConnectInfo`, for per-address rate limits.
+//! The hub's server loop: the federation's shared loop ([`serving::server`]: connection caps, header-read
+//! timeout, HTTP/1.1 and HTTP/2, TLS with certificates reloaded in place, graceful shutdown) with the
+//! hub's bounds from its configuration and its refusals counted in `/metrics`.
 
-use axum::{extract::ConnectInfo, Router};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
-    service::TowerToHyperService,
-};
-use std::{
-    collections::HashMap,
-    future::Future,
-    net::{IpAddr, SocketAddr},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-use tower::ServiceExt as _;
+use crate::config::Config;
+use axum::Router;
+use serving::tls::Certificates;
+use std::{future::Future, sync::Arc, time::Duration};
 
-/// The server's bounds; see [`crate::config::Config`] for the settings behind them.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Connections open at once, in all.
-    pub max_connections: usize,
-    /// Connections open at once from one client address.
-    pub max_connections_per_ip: usize,
-    /// Time a client has to send a request's headers (and the longest a kept-alive connection waits idle).
-    pub header_read_timeout: Duration,
-    /// The largest request head read, bytes.
-    pub max_header_bytes: usize,
-    /// How long requests in flight may take to finish at shutdown.
-    pub shutdown_grace: Duration,
-}
+pub use serving::server::Limits;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_connections: 4096,
-            max_connections_per_ip: 256,
-            header_read_timeout: Duration::from_secs(10),
-            max_header_bytes: 16 * 1024,
-            shutdown_grace: Duration::from_secs(20),
-        }
+/// The bounds the configuration sets, refusals counted as `hub_connections_refused_total`.
+pub fn limits(config: &Config) -> Limits {
+    Limits {
+        max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+        shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+        on_refused: crate::telemetry::connection_refused,
+        ..Limits::default()
     }
 }
 
-/// Open connections by client address, released when a connection closes.
-#[derive(Debug, Default)]
-struct PerIp(Mutex<HashMap<IpAddr, usize>>);
-
-impl PerIp {
-    fn enter(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Slot> {
-        let mut map = self.0.lock().ok()?;
-        let n = map.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(Slot {
-            ip,
-            counts: self.clone(),
-        })
-    }
-}
-
-/// One connection's place in [`PerIp`].
-struct Slot {
-    ip: IpAddr,
-    counts: Arc<PerIp>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut map) = self.counts.0.lock() {
-            if let Some(n) = map.get_mut(&self.ip) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&self.ip);
-                }
-            }
-        }
-    }
-}
-
-/// Serves `router` on `listener` within `limits` until `shutdown` completes, then lets connections
-/// finish their requests for up to `limits.shutdown_grace`.
+/// Serves `router` over plain HTTP until `shutdown` completes (see [`serving::server::serve`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let total = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let per_ip = Arc::new(PerIp::default());
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(limits.max_header_bytes as u32)
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(limits.header_read_timeout);
-    let builder = Arc::new(builder);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a moment rather than spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let Ok(permit) = total.clone().try_acquire_owned() else {
-            crate::telemetry::connection_refused("total");
-            drop(stream);
-            continue;
-        };
-        let Some(slot) = per_ip.enter(peer.ip(), limits.max_connections_per_ip) else {
-            crate::telemetry::connection_refused("per_ip");
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                request
-            });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            drop((permit, slot));
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(limits.shutdown_grace) => {
-            tracing::warn!("shutdown grace period over; closing the connections left");
-        }
-    }
-    Ok(())
+    serving::server::serve(listener, router, limits, None, shutdown).await
+}
+
+/// Serves `router`, over TLS when `tls` is given, until `shutdown` completes.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    tls: Option<Arc<Certificates>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serving::server::serve(listener, router, limits, tls, shutdown).await
 }

@@ -214,7 +214,11 @@ impl Seams {
         Ok(Self {
             store,
             clock,
-            outbound: Arc::new(HttpClient::new(timeout, MAX_OUTBOUND_BODY)?),
+            outbound: Arc::new(HttpClient::trusting(
+                timeout,
+                MAX_OUTBOUND_BODY,
+                config.tls.extra_ca_file.as_deref(),
+            )?),
             audit: Arc::new(NoAudit),
         })
     }

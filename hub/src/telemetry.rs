@@ -70,3 +70,62 @@ pub fn provider_outcome(provider: &str, outcome: ProviderOutcome) {
     metrics::counter!("hub_provider_outcomes_total", "provider" => provider.to_string(), "outcome" => outcome)
         .increment(1);
 }
+
+/// Counts TLS certificate reloads by outcome (`applied` or `refused`).
+pub fn tls_reload(outcome: &'static str) {
+    metrics::counter!("hub_tls_reloads_total", "outcome" => outcome).increment(1);
+}
+
+/// Times one call to a provider (`endpoint`: `discovery`, `token`, `userinfo`) and counts its outcome:
+/// `ok` (2xx), `refused` (another status), `timeout`, `unreachable`.
+pub fn provider_call(
+    provider: &str,
+    endpoint: &'static str,
+    reply: &Result<crate::outbound::Reply, crate::outbound::FetchError>,
+    took: std::time::Duration,
+) {
+    let outcome = match reply {
+        Ok(r) if r.ok() => "ok",
+        Ok(_) => "refused",
+        Err(crate::outbound::FetchError::Timeout(_)) => "timeout",
+        Err(_) => "unreachable",
+    };
+    provider_call_outcome(provider, endpoint, outcome, took);
+}
+
+/// [`provider_call`] with the outcome already named.
+pub fn provider_call_outcome(provider: &str, endpoint: &'static str, outcome: &'static str, took: std::time::Duration) {
+    metrics::histogram!(
+        "hub_provider_request_duration_seconds",
+        "provider" => provider.to_string(),
+        "endpoint" => endpoint
+    )
+    .record(took.as_secs_f64());
+    metrics::counter!(
+        "hub_provider_requests_total",
+        "provider" => provider.to_string(),
+        "endpoint" => endpoint,
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// Counts a journey's end by service, provider (`none` before one was chosen) and outcome (`assertion`
+/// or the OAuth error code returned). Service and provider are registered ids: fixed sets.
+pub fn journey_ended(client: &str, provider: &str, outcome: &'static str) {
+    metrics::counter!(
+        "hub_journeys_total",
+        "client" => client.to_string(),
+        "provider" => provider.to_string(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
+/// Times one store operation (`op`: the [`crate::store::SessionStore`] method) and counts its errors.
+pub fn store_op(op: &'static str, took: std::time::Duration, ok: bool) {
+    metrics::histogram!("hub_store_operation_duration_seconds", "op" => op).record(took.as_secs_f64());
+    if !ok {
+        metrics::counter!("hub_store_errors_total", "op" => op).increment(1);
+    }
+}

@@ -8,7 +8,7 @@ use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
 
 /// Everything the stub needs to run: where it is reachable, where its keys live, the providers it plays and
 /// the clients (the hub) allowed to use them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Public base URL without a trailing slash; each provider's issuer is `{base_url}/{provider id}`.
@@ -31,10 +31,16 @@ pub struct Config {
     /// received); off, they are 404 and nothing is recorded. Allowed on a loopback listen address only.
     #[serde(default)]
     pub test_endpoints: bool,
+    /// Serving over TLS, and the extra CA trusted when fetching clients' JWKS.
+    #[serde(default)]
+    pub tls: serving::TlsConfig,
+    /// Log format and OpenTelemetry trace export.
+    #[serde(default)]
+    pub telemetry: serving::TelemetryConfig,
 }
 
 /// One branded provider: its path segment and its names in English and Welsh.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Path segment and key file name, `[a-z0-9-]+`.
@@ -47,7 +53,7 @@ pub struct ProviderConfig {
 
 /// A registered client. It authenticates at the token endpoint with `private_key_jwt`, its keys coming from
 /// exactly one of `jwks_uri` or `public_key_pem`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     /// The client's identifier.
@@ -119,6 +125,8 @@ impl Config {
         } else if self.non_interactive_outcome.is_some() {
             bail!("non_interactive_outcome: needs non_interactive (a persona)");
         }
+        self.tls.validate().map_err(anyhow::Error::msg)?;
+        self.telemetry.validate().map_err(anyhow::Error::msg)?;
         let mut client_ids = HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             if c.client_id.is_empty() {

@@ -56,10 +56,17 @@ pub fn router(state: AppState) -> Router {
     } else {
         router
     };
-    router.with_state(state)
+    router.with_state(state).layer(middleware::from_fn_with_state(
+        serving::request::Adopt {
+            header: true,
+            param_paths: &[],
+        },
+        serving::request::track,
+    ))
 }
 
-/// Serves the stub on `listener` until `shutdown` completes, then finishes in-flight requests. Refuses to
+/// Serves the stub on `listener` (over TLS when configured) until `shutdown` completes, then stops
+/// accepting and finishes in-flight requests. Refuses to
 /// start with `test_endpoints` on a listener that is not on loopback.
 pub async fn run(
     config: Config,
@@ -67,9 +74,28 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.check_listen_addr(listener.local_addr()?)?;
+    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let certs = serving::tls::Certificates::load(cert, key).map_err(|e| anyhow::anyhow!("tls: {e}"))?;
+            certs.watch(
+                std::time::Duration::from_secs(config.tls.watch_secs.unwrap_or(5)),
+                |result| match result {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => tracing::error!(error = %e, "TLS certificate reload refused; the one in use stays"),
+                },
+            );
+            Some(certs)
+        }
+        _ => None,
+    };
     let state = AppState::new(config)?;
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serving::server::serve(
+        listener,
+        router(state),
+        serving::server::Limits::default(),
+        tls,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

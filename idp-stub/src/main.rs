@@ -30,6 +30,12 @@ struct Args {
     /// Serve `/{provider}/config` and `/_requests`, for tests and demos; loopback listen addresses only.
     #[arg(long, env = "IDP_STUB_TEST_ENDPOINTS")]
     test_endpoints: bool,
+    /// Log format, text or json (overriding the file's `telemetry.log_format`).
+    #[arg(long, env = "IDP_STUB_LOG_FORMAT")]
+    log_format: Option<serving::LogFormat>,
+    /// Export traces to this OTLP/HTTP collector (overriding the file's `telemetry.otlp_endpoint`).
+    #[arg(long, env = "IDP_STUB_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
 }
 
 fn parse_outcome(id: &str) -> Result<idp_stub::outcome::Outcome, String> {
@@ -39,44 +45,8 @@ fn parse_outcome(id: &str) -> Result<idp_stub::outcome::Outcome, String> {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let args = Args::parse();
     let mut config = idp_stub::Config::from_file(&args.config)?;
     if let Some(base_url) = args.base_url {
@@ -98,8 +68,19 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     config.check_listen_addr(addr)?;
+    if let Some(format) = args.log_format {
+        config.telemetry.log_format = format;
+    }
+    if let Some(endpoint) = args.otlp_endpoint {
+        config.telemetry.otlp_endpoint = Some(endpoint);
+    }
+    let telemetry = serving::telemetry::init("idp-stub", &addr.to_string(), &config.telemetry, "info")
+        .map_err(anyhow::Error::msg)?;
+    let scheme = if config.tls.enabled() { "https" } else { "http" };
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "idp-stub listening on http://{addr}")?;
+    writeln!(stdout, "idp-stub listening on {scheme}://{addr}")?;
     stdout.flush()?;
-    idp_stub::run(config, listener, shutdown_signal()).await
+    let served = idp_stub::run(config, listener, serving::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    served
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One outcome of a sign-in at the stub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Success,

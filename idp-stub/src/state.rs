@@ -211,7 +211,8 @@ impl AppState {
                 persona,
                 outcome: config.non_interactive_outcome.unwrap_or(Outcome::Success),
             });
-        let http = reqwest::Client::builder()
+        let http = serving::trust::client_builder(config.tls.extra_ca_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("tls.extra_ca_file: {e}"))?
             .timeout(Duration::from_secs(5))
             .build()
             .context("HTTP client")?;

@@ -99,6 +99,8 @@ fn base_config(dir: &std::path::Path, client_key: &keys::SigningKey) -> Config {
         non_interactive: None,
         non_interactive_outcome: None,
         test_endpoints: false,
+        tls: Default::default(),
+        telemetry: Default::default(),
     }
 }
 

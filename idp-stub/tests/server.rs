@@ -61,6 +61,8 @@ async fn serves_over_tcp_and_refetches_client_jwks_on_new_kid() {
         non_interactive: None,
         non_interactive_outcome: None,
         test_endpoints: false,
+        tls: Default::default(),
+        telemetry: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(idp_stub::run(config, stub_listener, async move {

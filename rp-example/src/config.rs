@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// How `rp-example` is set up. Every field has a development default ([`Config::default`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where people reach this service, without a trailing slash (`http://127.0.0.1:3000`). The redirect
@@ -25,6 +25,14 @@ pub struct Config {
     /// `{identity_issuer}/.well-known/did.json`). `None`: the hub's issuer, as the hub's own default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_issuer: Option<String>,
+    /// Serving over TLS, and the extra CA trusted when calling the hub.
+    pub tls: serving::TlsConfig,
+    /// Log format and OpenTelemetry trace export.
+    pub telemetry: serving::TelemetryConfig,
+    /// Hand the sign-in's W3C trace context to the hub as a `traceparent` parameter of the
+    /// authorization request (the browser's redirect cannot carry headers), so that a hub set to adopt it
+    /// makes one trace of the whole sign-in. Only for a federation whose telemetry one operator runs.
+    pub share_trace_context: bool,
 }
 
 impl Default for Config {
@@ -37,6 +45,9 @@ impl Default for Config {
             service_name: "Example service".into(),
             scopes: vec!["openid".into(), "email".into()],
             identity_issuer: None,
+            tls: serving::TlsConfig::default(),
+            telemetry: serving::TelemetryConfig::default(),
+            share_trace_context: false,
         }
     }
 }
@@ -63,6 +74,8 @@ impl Config {
         if !self.scopes.iter().any(|s| s == "openid") {
             anyhow::bail!("scopes must contain \"openid\"");
         }
+        self.tls.validate().map_err(anyhow::Error::msg)?;
+        self.telemetry.validate().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 

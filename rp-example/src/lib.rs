@@ -30,6 +30,7 @@ pub mod oidc;
 pub mod routes;
 pub mod store;
 mod templates;
+pub mod traced;
 
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
@@ -71,7 +72,8 @@ impl AppState {
         config.validate()?;
         let key = keys::SigningKey::load_or_generate(&config.key_path)
             .map_err(|e| anyhow::anyhow!("key_path {}: {e}", config.key_path.display()))?;
-        let http = reqwest::Client::builder()
+        let http = serving::trust::client_builder(config.tls.extra_ca_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("tls.extra_ca_file: {e}"))?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))
             .build()?;
@@ -103,6 +105,13 @@ pub fn router(state: AppState) -> Router {
         .merge(govuk::router())
         .layer(axum::middleware::map_response_with_state(state.clone(), render_errors))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            serving::request::Adopt {
+                header: true,
+                param_paths: &[],
+            },
+            serving::request::track,
+        ))
 }
 
 /// Renders an [`RpError`] page again under the configured service name (the error alone does not know it).
@@ -114,15 +123,35 @@ async fn render_errors(State(state): State<AppState>, mut response: Response) ->
     response
 }
 
-/// Serves the service on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the service on `listener` (over TLS when configured, the certificate reloaded when its files
+/// change) until `shutdown` completes, then stops accepting and finishes in-flight requests.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let certs = serving::tls::Certificates::load(cert, key).map_err(|e| anyhow::anyhow!("tls: {e}"))?;
+            certs.watch(
+                std::time::Duration::from_secs(config.tls.watch_secs.unwrap_or(5)),
+                |result| match result {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => tracing::error!(error = %e, "TLS certificate reload refused; the one in use stays"),
+                },
+            );
+            Some(certs)
+        }
+        _ => None,
+    };
     let state = AppState::new(config)?;
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serving::server::serve(
+        listener,
+        router(state),
+        serving::server::Limits::default(),
+        tls,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

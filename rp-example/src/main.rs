@@ -30,25 +30,49 @@ struct Args {
     /// Name shown in the header.
     #[arg(long, env = "RP_EXAMPLE_SERVICE_NAME", default_value = "Example service")]
     service_name: String,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "RP_EXAMPLE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "RP_EXAMPLE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// An extra CA certificate file (PEM) trusted when calling the hub, besides the system's roots.
+    #[arg(long, env = "RP_EXAMPLE_EXTRA_CA")]
+    extra_ca: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long, env = "RP_EXAMPLE_LOG_FORMAT", default_value = "text")]
+    log_format: serving::LogFormat,
+    /// Export traces to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318).
+    #[arg(long, env = "RP_EXAMPLE_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// Hand each sign-in's trace context to the hub (`traceparent` authorization parameter).
+    #[arg(long, env = "RP_EXAMPLE_SHARE_TRACE_CONTEXT")]
+    share_trace_context: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let args = Args::parse();
+    let tls = serving::TlsConfig {
+        cert_file: args.tls_cert,
+        key_file: args.tls_key,
+        watch_secs: None,
+        extra_ca_file: args.extra_ca,
+    };
+    let telemetry = serving::TelemetryConfig {
+        log_format: args.log_format,
+        otlp_endpoint: args.otlp_endpoint,
+        ..serving::TelemetryConfig::default()
+    };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
+    let exporter =
+        serving::telemetry::init("rp-example", &addr.to_string(), &telemetry, "info").map_err(anyhow::Error::msg)?;
+    let scheme = if tls.enabled() { "https" } else { "http" };
     let config = rp_example::Config {
         base_url: args
             .base_url
-            .unwrap_or_else(|| format!("http://{addr}"))
+            .unwrap_or_else(|| format!("{scheme}://{addr}"))
             .trim_end_matches('/')
             .to_string(),
         issuer: args.issuer,
@@ -56,37 +80,14 @@ async fn main() -> anyhow::Result<()> {
         client_id: args.client_id,
         key_path: args.key_path,
         service_name: args.service_name,
+        tls,
+        telemetry,
+        share_trace_context: args.share_trace_context,
         ..rp_example::Config::default()
     };
-    println!("rp-example listening on http://{addr}");
-    rp_example::run(config, listener, shutdown_signal()).await
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
+    config.validate()?;
+    println!("rp-example listening on {scheme}://{addr}");
+    let served = rp_example::run(config, listener, serving::shutdown::signal()).await;
+    exporter.shutdown().await;
+    served
 }

@@ -47,6 +47,8 @@ pub struct PendingLogin {
     pub pkce_verifier: PkceCodeVerifier,
     /// The level asked for.
     pub level: Level,
+    /// The W3C `traceparent` of the sign-in's start, when traces are on: the callback joins its trace.
+    pub trace: Option<String>,
     created_at: u64,
 }
 
@@ -58,8 +60,14 @@ impl PendingLogin {
             nonce,
             pkce_verifier,
             level,
+            trace: None,
             created_at: now,
         }
+    }
+
+    /// The login, remembering the trace it started in.
+    pub fn traced(self, trace: Option<String>) -> Self {
+        Self { trace, ..self }
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::{
 };
 
 /// A TCP proxy that delays every chunk in both directions by `delay_ms` (changeable while it runs).
-async fn latency_proxy(upstream: u16, delay_ms: Arc<AtomicU64>) -> Result<u16> {
+pub(crate) async fn latency_proxy(upstream: u16, delay_ms: Arc<AtomicU64>) -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     tokio::spawn(async move {

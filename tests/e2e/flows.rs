@@ -171,7 +171,11 @@ async fn sign_in_through_rp_example(store: StoreKind) -> Result<()> {
 /// A person signs in at the service `rp` through `hub` at `stub`'s provider A, without JavaScript, sees
 /// the `sub` and level on the service, signs out through the hub and is signed out of the service.
 pub async fn sign_in_and_out(rp: &str, hub: &str, stub: &str) -> Result<()> {
-    let mut agent = Agent::new()?;
+    sign_in_and_out_with(Agent::new()?, rp, hub, stub).await
+}
+
+/// [`sign_in_and_out`] with a given agent (one trusting a test CA, say).
+pub async fn sign_in_and_out_with(mut agent: Agent, rp: &str, hub: &str, stub: &str) -> Result<()> {
     let start = agent.visit(&format!("{rp}/"), None).await?;
     assert_eq!(start.status, 200);
     let choose = agent.submit(&start, "sign-in", &[], None).await?;

@@ -27,18 +27,71 @@ pub const TEST_CLIENT: &str = "test-client";
 /// Its redirect URI: nothing listens there; tests read the redirect instead of following it.
 pub const TEST_REDIRECT: &str = "http://127.0.0.1:9/callback";
 
+/// A local certificate authority for TLS tests: a CA made with `rcgen`, and leaf certificates for
+/// `127.0.0.1` and `localhost` it signs.
+pub struct TestCa {
+    /// The CA certificate, PEM.
+    pub pem: String,
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    /// A new CA.
+    pub fn new() -> Result<Self> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "federation test CA");
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        let key = rcgen::KeyPair::generate()?;
+        let pem = params.self_signed(&key)?.pem();
+        Ok(Self { pem, params, key })
+    }
+
+    /// Writes a new leaf certificate for 127.0.0.1 and localhost and its key as `cert`, `key` (PEM);
+    /// returns the certificate's DER.
+    pub fn issue(&self, cert: &std::path::Path, key: &std::path::Path) -> Result<Vec<u8>> {
+        let leaf_key = rcgen::KeyPair::generate()?;
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+        params.distinguished_name.push(rcgen::DnType::CommonName, "127.0.0.1");
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let leaf = params.signed_by(&leaf_key, &issuer)?;
+        // Key first, then the certificate: a reader polling the certificate's time sees a whole pair.
+        std::fs::write(key, leaf_key.serialize_pem())?;
+        std::fs::write(cert, leaf.pem())?;
+        Ok(leaf.der().to_vec())
+    }
+
+    /// The CA as a root for reqwest clients.
+    pub fn root(&self) -> Result<reqwest::Certificate> {
+        Ok(reqwest::Certificate::from_pem(self.pem.as_bytes())?)
+    }
+}
+
+/// Lines written to stderr, by process name.
+type Logs = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A running federation; dropping it stops every process.
 pub struct Federation {
+    /// The hub's public base URL (its issuer): the first instance, or the load balancer in front.
     pub hub: String,
+    /// The first hub instance's own base URL.
+    pub hub_instance: String,
     pub stub: String,
     pub rp: String,
     pub redis_prefix: Option<String>,
     /// The key the test client signs its assertions with.
     pub client_key: keys::SigningKey,
+    /// The local CA the federation's certificates come from, with [`Options::tls`].
+    pub ca: Option<TestCa>,
     children: Vec<(String, Child)>,
     hub_log: Option<Arc<Mutex<String>>>,
     /// Whether the processes run under [`WATCHDOG`] (see [`Options::shared`]).
     watched: bool,
+    /// Every line each process wrote to stderr, with [`Options::observe`].
+    logs: Option<Logs>,
     _dir: tempfile::TempDir,
 }
 
@@ -138,6 +191,13 @@ pub struct Options {
     /// The federation is shared by many tests and never dropped (a `static`): each process is watched by
     /// a small shell that ends it once this test process has gone, so nothing outlives the test run.
     pub shared: bool,
+    /// Serve all three over TLS with certificates of a local CA ([`Federation::ca`]), each trusting it.
+    pub tls: bool,
+    /// Export traces to this OTLP/HTTP endpoint, log JSON at `info`, share trace context across the three,
+    /// and keep every process's log ([`Federation::logs`]).
+    pub observe: Option<String>,
+    /// The hub's public base URL when something else (a load balancer) is in front of its instances.
+    pub public_hub: Option<String>,
 }
 
 impl Default for Options {
@@ -151,6 +211,9 @@ impl Default for Options {
             hub_config: String::new(),
             stub_non_interactive: None,
             shared: false,
+            tls: false,
+            observe: None,
+            public_hub: None,
         }
     }
 }
@@ -193,18 +256,43 @@ impl Federation {
     pub async fn start_with(options: Options) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let (hub_port, stub_port, rp_port) = (free_port()?, free_port()?, free_port()?);
-        let hub = format!("http://127.0.0.1:{hub_port}");
-        let stub = format!("http://127.0.0.1:{stub_port}");
-        let rp = format!("http://127.0.0.1:{rp_port}");
+        let scheme = if options.tls { "https" } else { "http" };
+        let hub_instance = format!("{scheme}://127.0.0.1:{hub_port}");
+        let hub = options.public_hub.clone().unwrap_or_else(|| hub_instance.clone());
+        let stub = format!("{scheme}://127.0.0.1:{stub_port}");
+        let rp = format!("{scheme}://127.0.0.1:{rp_port}");
         let client_key = keys::SigningKey::generate()?;
         let public_pem = client_key.public_pem()?;
         let p = |name: &str| dir.path().join(name);
+        let ca = if options.tls { Some(TestCa::new()?) } else { None };
+        // Each service's certificate, key and the CA it trusts, as a TOML inline table.
+        let mut tls_tables: HashMap<&str, String> = HashMap::new();
+        if let Some(ca) = &ca {
+            std::fs::write(p("ca.pem"), &ca.pem)?;
+            for name in ["hub", "stub", "rp"] {
+                let (cert, key) = (p(&format!("{name}-cert.pem")), p(&format!("{name}-key.pem")));
+                ca.issue(&cert, &key)?;
+                tls_tables.insert(
+                    name,
+                    format!(
+                        "tls = {{ cert_file = \"{}\", key_file = \"{}\", extra_ca_file = \"{}\", watch_secs = 1 }}\n",
+                        cert.display(),
+                        key.display(),
+                        p("ca.pem").display()
+                    ),
+                );
+            }
+        }
+        let telemetry_table = options.observe.as_ref().map(|endpoint| {
+            format!("telemetry = {{ log_format = \"json\", otlp_endpoint = \"{endpoint}\", otlp_export_secs = 1 }}\n")
+        });
 
         std::fs::write(
             p("idp-stub.toml"),
             format!(
                 r#"base_url = "{stub}"
 keys_dir = "{keys}"
+{tls}{telemetry}
 [[providers]]
 id = "stub-a"
 name = "Stub Identity A"
@@ -218,7 +306,9 @@ client_id = "federation-hub"
 redirect_uris = ["{hub}/upstream/callback"]
 jwks_uri = "{hub}/upstream/jwks.json"
 "#,
-                keys = p("stub-keys").display()
+                keys = p("stub-keys").display(),
+                tls = tls_tables.get("stub").cloned().unwrap_or_default(),
+                telemetry = telemetry_table.clone().unwrap_or_default(),
             ),
         )?;
         std::fs::write(
@@ -301,6 +391,11 @@ public_key = """
         if !options.hub_config.contains("rate_per_ip") {
             hub_toml.push_str("rate_per_ip = { per_second = 1000, burst = 2000 }\n");
         }
+        hub_toml.push_str(&tls_tables.get("hub").cloned().unwrap_or_default());
+        if let Some(table) = &telemetry_table {
+            hub_toml.push_str(table);
+            hub_toml.push_str("adopt_trace_context = true\n");
+        }
         hub_toml.push_str(&options.hub_config);
         hub_toml.push('\n');
         std::fs::write(p("hub.toml"), hub_toml)?;
@@ -311,9 +406,12 @@ public_key = """
             rp,
             redis_prefix,
             client_key,
+            hub_instance: hub_instance.clone(),
+            ca,
             children: Vec::new(),
             hub_log: options.capture_hub_log.then(Arc::default),
             watched: options.shared,
+            logs: options.observe.is_some().then(Arc::default),
             _dir: dir,
         };
         let dir = fed._dir.path().to_path_buf();
@@ -334,34 +432,116 @@ public_key = """
                 &format!("127.0.0.1:{hub_port}"),
             ],
         )?;
-        fed.spawn(
-            "rp-example",
-            &[
-                "--listen",
-                &format!("127.0.0.1:{rp_port}"),
-                "--base-url",
-                &fed.rp.clone(),
-                "--issuer",
-                &fed.hub.clone(),
-                "--key-path",
-                &dir.join("rp.pem").display().to_string(),
-            ],
-        )?;
-        for base in [fed.stub.clone(), fed.hub.clone(), fed.rp.clone()] {
+        let mut rp_args: Vec<String> = [
+            "--listen",
+            &format!("127.0.0.1:{rp_port}"),
+            "--base-url",
+            &fed.rp.clone(),
+            "--issuer",
+            &fed.hub.clone(),
+            "--key-path",
+            &dir.join("rp.pem").display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if options.tls {
+            for (flag, file) in [
+                ("--tls-cert", "rp-cert.pem"),
+                ("--tls-key", "rp-key.pem"),
+                ("--extra-ca", "ca.pem"),
+            ] {
+                rp_args.extend([flag.to_string(), dir.join(file).display().to_string()]);
+            }
+        }
+        if let Some(endpoint) = &options.observe {
+            rp_args.extend(
+                [
+                    "--log-format",
+                    "json",
+                    "--otlp-endpoint",
+                    endpoint,
+                    "--share-trace-context",
+                ]
+                .map(String::from),
+            );
+        }
+        fed.spawn("rp-example", &rp_args.iter().map(String::as_str).collect::<Vec<_>>())?;
+        for base in [fed.stub.clone(), hub_instance, fed.rp.clone()] {
             wait_healthy(&base).await?;
         }
         Ok(fed)
+    }
+
+    /// Starts a hub instance on `port` with the federation's configuration, keys and store, and waits
+    /// until it answers; returns its base URL.
+    pub async fn start_hub_on(&mut self, port: u16) -> Result<String> {
+        let config = self._dir.path().join("hub.toml").display().to_string();
+        self.spawn("hub", &["--config", &config, "--listen", &format!("127.0.0.1:{port}")])?;
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://127.0.0.1:{port}");
+        wait_healthy(&base).await?;
+        Ok(base)
+    }
+
+    /// Sends SIGTERM to the process `pid` (as systemd or an orchestrator stops it) and waits for it to
+    /// exit (60 s at most), returning its exit status.
+    pub async fn terminate(&mut self, pid: u32) -> Result<std::process::ExitStatus> {
+        let index = self
+            .children
+            .iter()
+            .position(|(_, c)| c.id() == pid)
+            .ok_or_else(|| anyhow!("no process {pid}"))?;
+        let status = Command::new("kill")
+            .args(["-s", "TERM", &pid.to_string()])
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill -s TERM {pid} failed");
+        }
+        for _ in 0..1200 {
+            if let Some(exit) = self.children[index].1.try_wait()? {
+                self.children.remove(index);
+                return Ok(exit);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("process {pid} did not exit within 60 s of SIGTERM")
+    }
+
+    /// Every line the process `name` wrote to stderr so far, with [`Options::observe`].
+    pub fn logs(&self, name: &str) -> Vec<String> {
+        self.logs
+            .as_ref()
+            .and_then(|l| {
+                l.lock().ok().map(|l| {
+                    l.iter()
+                        .filter(|(n, _)| n == name)
+                        .map(|(_, line)| line.clone())
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// An agent trusting the federation's CA (with [`Options::tls`]).
+    pub fn agent(&self) -> Result<Agent> {
+        match &self.ca {
+            Some(ca) => Agent::trusting(ca.root()?),
+            None => Agent::new(),
+        }
+    }
+
+    /// The path of a file in the federation's directory (certificates: `hub-cert.pem`, `ca.pem`, …).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self._dir.path().join(name)
     }
 
     /// Starts another hub instance on a free port with the same configuration, keys and store (as behind a
     /// load balancer) and returns its base URL. Its issuer is the first instance's.
     pub async fn start_another_hub(&mut self) -> Result<String> {
         let port = free_port()?;
-        let config = self._dir.path().join("hub.toml").display().to_string();
-        self.spawn("hub", &["--config", &config, "--listen", &format!("127.0.0.1:{port}")])?;
-        let base = format!("http://127.0.0.1:{port}");
-        wait_healthy(&base).await?;
-        Ok(base)
+        self.start_hub_on(port).await
     }
 
     /// The first hub instance's assertion log (instance `hub-<port>`, the default name).
@@ -416,6 +596,14 @@ public_key = """
 
     fn spawn(&mut self, name: &str, args: &[&str]) -> Result<()> {
         let capture = self.hub_log.clone().filter(|_| name == "hub");
+        let all = self.logs.clone();
+        let level = if capture.is_some() {
+            "debug"
+        } else if all.is_some() {
+            "info"
+        } else {
+            "error"
+        };
         let mut command = if self.watched {
             let mut c = Command::new("sh");
             c.arg("-c")
@@ -429,15 +617,25 @@ public_key = """
         };
         let mut child = command
             .args(args)
-            .env("RUST_LOG", if capture.is_some() { "debug" } else { "error" })
+            .env("RUST_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(if capture.is_some() {
+            .stderr(if capture.is_some() || all.is_some() {
                 Stdio::piped()
             } else {
                 Stdio::inherit()
             })
             .spawn()
             .with_context(|| format!("starting {name}"))?;
+        if let Some((all, err)) = all.and_then(|all| child.stderr.take().map(|err| (all, err))) {
+            let name = name.to_string();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    if let Ok(mut all) = all.lock() {
+                        all.push((name.clone(), line));
+                    }
+                }
+            });
+        }
         // Drain stdout so the child never blocks on a full pipe.
         if let Some(out) = child.stdout.take() {
             std::thread::spawn(move || for _ in BufReader::new(out).lines() {});
@@ -489,9 +687,10 @@ pub fn assertion_with(key: &keys::SigningKey, hub: &str, overrides: serde_json::
     Ok(key.sign_jwt("JWT", claims.as_object().ok_or_else(|| anyhow!("claims"))?)?)
 }
 
-/// Waits until `base` answers `/healthz` (30 s at most).
+/// Waits until `base` answers `/healthz` (30 s at most); over https without checking the certificate
+/// (the tests that serve TLS check it themselves).
 pub async fn wait_healthy(base: &str) -> Result<()> {
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build()?;
     for _ in 0..600 {
         if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
             if r.status().is_success() {
@@ -567,6 +766,20 @@ impl Agent {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(20))
+            .build()?;
+        Ok(Self {
+            http,
+            jar: HashMap::new(),
+            history: Vec::new(),
+        })
+    }
+
+    /// An agent trusting `root` (a test CA) besides the built-in roots.
+    pub fn trusting(root: reqwest::Certificate) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .add_root_certificate(root)
             .build()?;
         Ok(Self {
             http,

@@ -210,7 +210,7 @@ impl AuditSink for Opening {
 }
 
 /// A witness the log asks to cosign its checkpoints (tlog-witness).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessConfig {
     /// The witness's base URL (`POST {url}/add-checkpoint`).

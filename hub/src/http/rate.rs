@@ -16,10 +16,12 @@ use std::{
 };
 
 /// A limit: a steady rate per second and the burst allowed above it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
+    /// Requests per second allowed steadily.
     pub per_second: u32,
+    /// Requests allowed at once above the steady rate.
     pub burst: u32,
 }
 

@@ -140,6 +140,18 @@ impl Upstreams {
         }
     }
 
+    /// Seconds since each provider's discovery document was fetched (ids of providers fetched at least
+    /// once), for `/readyz`.
+    pub async fn discovery_ages(&self) -> Vec<(String, i64)> {
+        let now = self.clock.now();
+        self.metadata
+            .read()
+            .await
+            .iter()
+            .map(|(id, (_, at))| (id.clone(), now - at))
+            .collect()
+    }
+
     /// The provider's discovery document, fetched once an hour; its `issuer` must equal the registered one
     /// (OIDC Discovery §4.3). A failure is remembered for the policy's `failure_memory_secs`.
     pub async fn metadata(&self, provider: &Provider) -> Result<Arc<ProviderMetadata>, UpstreamError> {
@@ -181,11 +193,10 @@ impl Upstreams {
             "{}/.well-known/openid-configuration",
             provider.issuer.trim_end_matches('/')
         );
-        let reply = self
-            .http
-            .get(&url, None)
-            .await
-            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let reply = self.http.get(&url, None).await;
+        crate::telemetry::provider_call(provider.id.as_str(), "discovery", &reply, started.elapsed());
+        let reply = reply.map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
         if !reply.ok() {
             return Err(UpstreamError::Unreachable(format!(
                 "discovery answered {}",
@@ -247,11 +258,10 @@ impl Upstreams {
             }
         }
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let reply = self
-            .http
-            .post_form(&meta.token_endpoint, &form, basic)
-            .await
-            .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let reply = self.http.post_form(&meta.token_endpoint, &form, basic).await;
+        crate::telemetry::provider_call(provider.id.as_str(), "token", &reply, started.elapsed());
+        let reply = reply.map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
         if reply.status >= 500 {
             return Err(UpstreamError::Unreachable(format!(
                 "token endpoint answered {}",
@@ -357,7 +367,15 @@ impl Upstreams {
         let mut identity = self
             .verify_id_token(provider, &meta, &tokens.id_token, &expected)
             .await?;
-        let userinfo = self.userinfo(&meta, &tokens.access_token, &identity.sub).await?;
+        let started = std::time::Instant::now();
+        let userinfo = self.userinfo(&meta, &tokens.access_token, &identity.sub).await;
+        crate::telemetry::provider_call_outcome(
+            provider.id.as_str(),
+            "userinfo",
+            if userinfo.is_ok() { "ok" } else { "error" },
+            started.elapsed(),
+        );
+        let userinfo = userinfo?;
         for (k, v) in userinfo {
             identity.claims.entry(k).or_insert(v);
         }

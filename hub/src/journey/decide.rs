@@ -117,6 +117,7 @@ pub fn start(
             fell_short: None,
             below: None,
         },
+        trace: None,
     };
     let mut decided = match sso {
         None if journey.request.prompt == Some(Prompt::None) => returned(
@@ -582,6 +583,7 @@ mod tests {
             sid: Sid::generate(),
             failed: Vec::new(),
             stage,
+            trace: None,
         }
     }
 

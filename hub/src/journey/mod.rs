@@ -206,6 +206,10 @@ pub struct Journey {
     /// Providers that failed (down or answered wrongly) during this journey.
     pub failed: Vec<ProviderId>,
     pub stage: Stage,
+    /// The W3C `traceparent` of the request that started the journey, when traces are on: each later
+    /// request of the journey joins its trace (browsers carry no trace headers across redirects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// The hub's single sign-on session (DESIGN.md journey step 2): who signed in, when, and the services

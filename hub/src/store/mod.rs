@@ -11,6 +11,7 @@ pub mod key;
 mod memory;
 mod redis;
 pub mod seal;
+mod timed;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
@@ -54,7 +55,7 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// A shared handle on a store implementation.
+/// A shared handle on a store implementation ([`Store`] measures every call through it).
 pub type RawStore = Arc<dyn SessionStore>;
 
 /// A value as read, with the (sealed) bytes it was read from, so it can be replaced or removed only from
@@ -77,7 +78,7 @@ impl Store {
     /// A store over an implementation, sealing with `sealer`.
     pub fn new(raw: RawStore, sealer: seal::Sealer) -> Self {
         Self {
-            raw,
+            raw: Arc::new(timed::Timed(raw)),
             sealer: Arc::new(sealer),
         }
     }

@@ -42,11 +42,16 @@ fn pem_keys(pem: &str) -> Result<keys::VerifyingKeys, keys::KeyError> {
 }
 
 async fn fetch_jwks(state: &AppState, uri: &str) -> Result<keys::VerifyingKeys, String> {
-    let response = state
-        .inner
-        .http
-        .get(uri)
-        .send()
+    let host = url::Url::parse(uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let (span, headers) = serving::request::outbound("GET", &host);
+    let mut request = state.inner.http.get(uri);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = tracing::Instrument::instrument(request.send(), span)
         .await
         .map_err(|e| format!("cannot fetch {uri}: {e}"))?;
     if !response.status().is_success() {

@@ -45,6 +45,10 @@ pub async fn get(
 ) -> (CookieJar, Result<Response, RpError>) {
     let now = state.clock.now();
     let pending = jar.get(LOGIN_COOKIE).and_then(|c| state.logins.take(c.value(), now));
+    // The callback is part of the sign-in's trace (its token and userinfo calls carry it to the hub).
+    if let Some(trace) = pending.as_ref().and_then(|p| p.trace.as_deref()) {
+        serving::request::continue_trace(trace);
+    }
     let jar = remove_cookie(jar, LOGIN_COOKIE);
     match sign_in(&state, pending, query, now).await {
         Ok(session) => {
@@ -115,7 +119,7 @@ async fn finish(
         .set_pkce_verifier(pending.pkce_verifier)
         .add_extra_param("client_assertion_type", CLIENT_ASSERTION_TYPE)
         .add_extra_param("client_assertion", assertion)
-        .request_async(&state.http)
+        .request_async(&crate::traced::client(&state.http))
         .await
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(response) => RpError::TokenRequest(match response.error_description() {
@@ -243,12 +247,16 @@ async fn userinfo(
     let Some(endpoint) = &provider.userinfo_endpoint else {
         return Ok(Map::new());
     };
-    let response = state
+    let (span, headers) = serving::request::outbound("GET", "hub");
+    let mut request = state
         .http
         .get(endpoint)
         .bearer_auth(token.secret())
-        .header(header::ACCEPT, "application/json")
-        .send()
+        .header(header::ACCEPT, "application/json");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = tracing::Instrument::instrument(request.send(), span)
         .await
         .map_err(|e| RpError::Userinfo(error_chain(&e)))?;
     if !response.status().is_success() {

@@ -48,9 +48,14 @@ pub async fn get(
     if let Some(claims) = level.claims() {
         request = request.add_extra_param("claims", claims);
     }
+    // The sign-in's trace: kept for the callback, and handed to the hub when set to share it.
+    let trace = serving::request::current_traceparent();
+    if let Some(traceparent) = trace.clone().filter(|_| state.config.share_trace_context) {
+        request = request.add_extra_param("traceparent", traceparent);
+    }
     let (url, csrf, nonce) = request.url();
     let id = state
         .logins
-        .insert(PendingLogin::new(csrf, nonce, verifier, level, now), now);
+        .insert(PendingLogin::new(csrf, nonce, verifier, level, now).traced(trace), now);
     Ok((jar.add(host_cookie(LOGIN_COOKIE, id)), super::found(url.as_str())))
 }
