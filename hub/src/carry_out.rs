@@ -250,12 +250,15 @@ impl Kept {
         match self {
             Kept::Stored(current) => {
                 let key = key::journey(&current.id);
-                if !state.store.swap_json(&key, &current.stored, journey).await? {
-                    return Err(HubError::NoJourney);
-                }
-                if matches!(current.journey().stage, crate::journey::Stage::Choosing { .. }) {
+                let swapped = if matches!(current.journey().stage, crate::journey::Stage::Choosing { .. }) {
                     // The person acted: the journey now lives the full idle time.
-                    state.store.touch(&key, journey_ttl(state)).await?;
+                    let ttl = journey_ttl(state);
+                    state.store.swap_json_for(&key, &current.stored, journey, ttl).await?
+                } else {
+                    state.store.swap_json(&key, &current.stored, journey).await?
+                };
+                if !swapped {
+                    return Err(HubError::NoJourney);
                 }
             }
             Kept::New(id) => {

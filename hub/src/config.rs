@@ -18,7 +18,8 @@ pub struct Config {
     pub clients_file: PathBuf,
     /// The provider registry (INTERFACE.md §9).
     pub providers_file: PathBuf,
-    /// A Redis URL (`redis://host:port/db`); absent means the embedded memory store.
+    /// A Redis URL: `redis://host:port/db` (one server), `redis+cluster://h:p,h:p,…` (a Redis Cluster)
+    /// or `redis+sentinel://h:p,…/master[/db]` (the master the Sentinels name); absent: the memory store.
     pub redis_url: Option<String>,
     /// Prefix of every Redis key, one per deployment.
     pub redis_prefix: String,
@@ -46,6 +47,9 @@ pub struct Config {
     pub http_timeout_secs: u64,
     /// The most entries the embedded memory store holds; past it, new sign-ins get "try again".
     pub memory_store_max_entries: usize,
+    /// For benchmarks only (0 everywhere else): synthetic live entries, half journeys and half sessions,
+    /// written to the store at start so figures can be taken with a full store.
+    pub bench_preload_entries: u64,
     /// Lifetime of a journey nobody has acted on yet (a request that reached the choice page and no
     /// further), seconds: abandoned sign-ins cost little. The first choice gives it `journey_ttl_secs`.
     pub journey_start_ttl_secs: u64,
@@ -189,6 +193,7 @@ impl Default for Config {
             session_absolute_secs: 8 * 3600,
             identity_issuer: None,
             memory_store_max_entries: 500_000,
+            bench_preload_entries: 0,
             journey_start_ttl_secs: 900,
             rate_limits: true,
             rate_per_ip: Rate {

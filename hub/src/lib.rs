@@ -278,6 +278,14 @@ pub async fn run(
         _ => None,
     };
     let state = AppState::from_config(config).await?;
+    if state.config.bench_preload_entries > 0 {
+        let ttl = std::time::Duration::from_secs(state.config.session_idle_secs);
+        store::preload::fill(&state.store, state.config.bench_preload_entries, ttl).await?;
+        tracing::info!(
+            entries = state.config.bench_preload_entries,
+            "store preloaded for a benchmark"
+        );
+    }
     reload_on_hangup(state.clone(), tls.clone());
     reload_keys_periodically(state.clone());
     if let Some(log) = &state.audit_log {

@@ -4,6 +4,11 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// mimalloc: a request allocates and frees many small buffers across threads, where glibc's allocator
+/// spent a fifth of the process's time under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "hub",

@@ -5,6 +5,7 @@ mod accessibility;
 mod attacks;
 mod audit;
 mod browser;
+mod cluster;
 mod concurrency;
 mod conformance;
 mod faults;

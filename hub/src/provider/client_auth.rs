@@ -86,9 +86,7 @@ pub async fn verify_client_jwt(
 ) -> Result<Map<String, Value>, String> {
     let verified = match (&client.jwks_uri, &client.public_key) {
         (Some(uri), _) => state.client_keys.verify(uri, token).await.map_err(|e| e.to_string()),
-        (None, Some(pem)) => keys::VerifyingKey::from_pem(pem.as_bytes(), None)
-            .and_then(|k| keys::VerifyingKeys::new(vec![k]).verify(token))
-            .map_err(|e| e.to_string()),
+        (None, Some(pem)) => state.client_keys.verify_pem(pem, token).map_err(|e| e.to_string()),
         (None, None) => Err("no key registered".to_string()),
     };
     let (header, claims) = verified?;

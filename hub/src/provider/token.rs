@@ -211,18 +211,16 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         userinfo: grant.userinfo.clone(),
         jkt: jkt.clone(),
     };
-    state
-        .store
-        .put_json(&key::access_token(&access_token), &access, Duration::from_secs(at_ttl))
-        .await?;
-    state
-        .store
-        .put(
-            &key::used_code(&code),
-            hash(access_token.as_str()).into_bytes(),
-            Duration::from_secs(state.config.code_ttl_secs.max(at_ttl)),
-        )
-        .await?;
+    // The token's grant and the used code's marker, in one round trip.
+    let (at_key, used_key) = (key::access_token(&access_token), key::used_code(&code));
+    let used_ttl = Duration::from_secs(state.config.code_ttl_secs.max(at_ttl));
+    let marker = hash(access_token.as_str()).into_bytes();
+    let at_value = state.store.sealed(&at_key, &access)?;
+    let entries = vec![
+        (at_key.as_str(), at_value, Duration::from_secs(at_ttl)),
+        (used_key.as_str(), marker, used_ttl),
+    ];
+    state.store.put_many(entries).await?;
 
     let claims = IdTokenClaims {
         iss: state.config.issuer.clone(),

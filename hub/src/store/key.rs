@@ -1,6 +1,10 @@
 //! Every store key the hub writes, made in one place. Secrets that name a key (codes, tokens, cookie
 //! values, upstream states) appear only as their SHA-256, so a dump of the store holds nothing a person
 //! or a service could present.
+//!
+//! On a Redis Cluster each key lives in the slot of its whole name: every store operation touches one
+//! key, so none needs a hash tag (`{…}`). A script or transaction over several keys would need them to
+//! share one, by a tag made here.
 
 use crate::ids::{hash, AccessToken, AuthCode, ClientId, JourneyId, SessionId, UpstreamState};
 

@@ -165,6 +165,29 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    async fn swap_for(&self, key: &str, expected: &[u8], value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        self.with(|m, now| {
+            if m.live(key, now).is_none_or(|e| e.value != expected) {
+                return Ok(false);
+            }
+            m.set(key, value, Self::expiry(now, ttl));
+            Ok(true)
+        })
+    }
+
+    async fn put_many(&self, entries: Vec<(&str, Vec<u8>, Duration)>) -> Result<(), StoreError> {
+        self.with(|m, now| {
+            let new = entries.iter().filter(|(k, _, _)| !m.map.contains_key(*k)).count();
+            if m.map.len() + new > self.max_entries {
+                return Err(StoreError::Full);
+            }
+            for (key, value, ttl) in entries {
+                m.set(key, value, Self::expiry(now, ttl));
+            }
+            Ok(())
+        })
+    }
+
     async fn remove_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
         self.with(|m, now| {
             if m.live(key, now).is_some_and(|e| e.value == expected) {

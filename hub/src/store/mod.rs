@@ -9,12 +9,13 @@
 
 pub mod key;
 mod memory;
+pub mod preload;
 mod redis;
 pub mod seal;
 mod timed;
 
 pub use self::memory::MemoryStore;
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisStore, Topology};
 
 use serde::{de::DeserializeOwned, Serialize};
 use std::{sync::Arc, time::Duration};
@@ -40,6 +41,21 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// Replaces `key`'s value, keeping its TTL, only if it still holds `expected` (compare and swap);
     /// false when it changed meanwhile or is gone.
     async fn swap(&self, key: &str, expected: &[u8], value: Vec<u8>) -> Result<bool, StoreError>;
+    /// [`SessionStore::swap`] giving the key a new TTL in the same step (one round trip, not two).
+    async fn swap_for(&self, key: &str, expected: &[u8], value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        if !self.swap(key, expected, value).await? {
+            return Ok(false);
+        }
+        self.touch(key, ttl).await
+    }
+    /// Sets several keys, each with its TTL, in as few round trips as the store allows (a pipeline).
+    /// Not atomic as a whole: for values written together that stand each on its own.
+    async fn put_many(&self, entries: Vec<(&str, Vec<u8>, Duration)>) -> Result<(), StoreError> {
+        for (key, value, ttl) in entries {
+            self.put(key, value, ttl).await?;
+        }
+        Ok(())
+    }
     /// Deletes `key` only if it still holds `expected`; false when it changed meanwhile or is gone. Of
     /// several requests ending one journey at once, exactly one wins.
     async fn remove_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError>;
@@ -129,6 +145,28 @@ impl Store {
         self.raw.swap(key, &from.bytes, self.seal(key, value)?).await
     }
 
+    /// [`Store::swap_json`] giving the value a new TTL in the same step.
+    pub async fn swap_json_for<T: Serialize + Sync, U: Sync>(
+        &self,
+        key: &str,
+        from: &Versioned<U>,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.raw.swap_for(key, &from.bytes, self.seal(key, value)?, ttl).await
+    }
+
+    /// A value sealed for `key`, to write with [`Store::put_many`].
+    pub fn sealed<T: Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+        self.seal(key, value)
+    }
+
+    /// Sets several keys (sealed values from [`Store::sealed`], or raw markers) in as few round trips as
+    /// the store allows; not atomic as a whole.
+    pub async fn put_many(&self, entries: Vec<(&str, Vec<u8>, Duration)>) -> Result<(), StoreError> {
+        self.raw.put_many(entries).await
+    }
+
     /// Removes a value read at `from`; false when it changed meanwhile or is gone (another request won).
     pub async fn remove_version<U: Sync>(&self, key: &str, from: &Versioned<U>) -> Result<bool, StoreError> {
         self.raw.remove_if(key, &from.bytes).await
@@ -190,6 +228,19 @@ pub(crate) mod contract {
         assert!(store.put_if_absent("b", b"2".to_vec(), ttl).await.unwrap());
         assert!(store.swap("a", b"1", b"3".to_vec()).await.unwrap());
         assert!(!store.swap("a", b"1", b"4".to_vec()).await.unwrap(), "stale version");
+        assert!(store.swap_for("a", b"3", b"5".to_vec(), ttl).await.unwrap());
+        assert!(
+            !store.swap_for("a", b"3", b"6".to_vec(), ttl).await.unwrap(),
+            "stale version"
+        );
+        assert!(!store.swap_for("missing", b"3", b"6".to_vec(), ttl).await.unwrap());
+        assert!(store.swap("a", b"5", b"3".to_vec()).await.unwrap());
+        store
+            .put_many(vec![("m1", b"x".to_vec(), ttl), ("m2", b"y".to_vec(), ttl)])
+            .await
+            .unwrap();
+        assert_eq!(store.take("m1").await.unwrap(), Some(b"x".to_vec()));
+        assert_eq!(store.take("m2").await.unwrap(), Some(b"y".to_vec()));
         assert!(!store.swap("missing", b"1", b"3".to_vec()).await.unwrap());
         assert_eq!(store.get("missing").await.unwrap(), None, "swap never creates");
         assert!(store.touch("a", ttl).await.unwrap());

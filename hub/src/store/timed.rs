@@ -27,6 +27,12 @@ impl SessionStore for Timed {
     async fn swap(&self, key: &str, expected: &[u8], value: Vec<u8>) -> Result<bool, StoreError> {
         timed("swap", self.0.swap(key, expected, value)).await
     }
+    async fn swap_for(&self, key: &str, expected: &[u8], value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        timed("swap_for", self.0.swap_for(key, expected, value, ttl)).await
+    }
+    async fn put_many(&self, entries: Vec<(&str, Vec<u8>, Duration)>) -> Result<(), StoreError> {
+        timed("put_many", self.0.put_many(entries)).await
+    }
     async fn remove_if(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
         timed("remove_if", self.0.remove_if(key, expected)).await
     }
