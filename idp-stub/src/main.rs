@@ -5,6 +5,11 @@ use anyhow::Context as _;
 use clap::Parser;
 use std::{io::Write as _, path::PathBuf};
 
+/// mimalloc: a request allocates and frees many small buffers across threads, where glibc's allocator
+/// spent a fifth of the process's time under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Stand-ins for certified identity providers, for development and tests.
 #[derive(Debug, Parser)]
 #[command(name = "idp-stub", version)]

@@ -276,3 +276,24 @@ pub(crate) fn random_id() -> String {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
+
+/// Whether a sweep of a map's expired entries is due (`now` in seconds): at most one a second per map, so
+/// a request's cost does not grow with the number of live entries, as a sweep on every request made it.
+/// Every lookup checks expiry itself; sweeping only frees memory.
+pub(crate) fn sweep_due(last: &std::sync::atomic::AtomicU64, now: u64) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let prev = last.load(Relaxed);
+    now > prev && last.compare_exchange(prev, now, Relaxed, Relaxed).is_ok()
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    #[test]
+    fn a_sweep_is_due_once_a_second() {
+        let last = std::sync::atomic::AtomicU64::new(0);
+        assert!(super::sweep_due(&last, 100));
+        assert!(!super::sweep_due(&last, 100), "twice in the same second");
+        assert!(super::sweep_due(&last, 101));
+        assert!(!super::sweep_due(&last, 99), "a clock moved back sweeps nothing");
+    }
+}

@@ -241,7 +241,10 @@ pub async fn get(
     let request_id = random_id();
     {
         let mut pending = lock(&state.inner.pending);
-        pending.retain(|_, r| r.created_at + PENDING_TTL > now);
+        static SWEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        if crate::state::sweep_due(&SWEPT, now) {
+            pending.retain(|_, r| r.created_at + PENDING_TTL > now);
+        }
         pending.insert(request_id.clone(), request);
     }
     let forced = state.forced(&provider);
@@ -348,7 +351,10 @@ fn respond(
             let code = random_id();
             {
                 let mut codes = lock(&state.inner.codes);
-                codes.retain(|_, c| c.expires_at > now);
+                static SWEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                if crate::state::sweep_due(&SWEPT, now) {
+                    codes.retain(|_, c| c.expires_at > now);
+                }
                 codes.insert(
                     code.clone(),
                     IssuedCode {

@@ -131,7 +131,10 @@ pub async fn authenticate(
     )
     .map_err(|e| fail(&e))?;
     let mut seen = lock(&state.inner.seen_jtis);
-    seen.retain(|_, exp| *exp > now);
+    static SWEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if crate::state::sweep_due(&SWEPT, now) {
+        seen.retain(|_, exp| *exp > now);
+    }
     if seen
         .insert((client.client_id.clone(), checked.jti), checked.exp.max(0) as u64)
         .is_some()

@@ -173,7 +173,10 @@ pub async fn post(
     let access_token = random_id();
     {
         let mut tokens = lock(&state.inner.tokens);
-        tokens.retain(|_, g| g.expires_at > now);
+        static SWEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        if crate::state::sweep_due(&SWEPT, now) {
+            tokens.retain(|_, g| g.expires_at > now);
+        }
         tokens.insert(
             access_token.clone(),
             AccessGrant {
