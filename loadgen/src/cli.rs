@@ -58,6 +58,15 @@ pub struct Args {
     /// Seconds before a request counts as timed out.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout: f64,
+    /// Sign in directly at a generic OpenID provider instead of the hub (a peer measured by the same
+    /// load): `--hub` is its issuer, every page it shows is submitted by its first form, and the ID
+    /// token carries no `vot`.
+    #[arg(long)]
+    pub peer: bool,
+    /// Writes `access_token<TAB>sub` of every completed sign-in to this file at the end (journey mode),
+    /// for a test to check afterwards that none was lost (the tokens live three minutes).
+    #[arg(long, value_name = "FILE")]
+    pub tokens_out: Option<PathBuf>,
     /// Threads of loadgen's runtime (1 leaves the cores to the federation under test).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: u16,

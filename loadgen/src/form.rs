@@ -119,6 +119,18 @@ pub fn consent(html: &str) -> Result<Form, FormError> {
     Err(FormError::NoForm("consent"))
 }
 
+/// A page's first form with its hidden inputs, as submitted by pressing its one button (a generic
+/// provider's sign-in and consent pages, in peer mode).
+pub fn first(html: &str) -> Result<Form, FormError> {
+    let form_sel = get(&FORM)?;
+    for fragment in forms(html) {
+        if let Some(form) = fragment.select(form_sel).next() {
+            return hidden_fields(form);
+        }
+    }
+    Err(FormError::NoForm("any"))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

@@ -48,6 +48,7 @@ impl Hubs {
 #[derive(Debug, Deserialize)]
 struct Discovery {
     issuer: String,
+    authorization_endpoint: Url,
     token_endpoint: Url,
     userinfo_endpoint: Url,
     jwks_uri: Url,
@@ -58,6 +59,8 @@ struct Discovery {
 pub struct Hub {
     pub instances: Hubs,
     pub issuer: String,
+    /// The authorization endpoint's path (`/authorize` at the hub), asked of whichever instance is next.
+    pub authorization_path: String,
     /// The token endpoint as discovery names it: the `aud` of client assertions.
     pub token_endpoint: Url,
     pub userinfo_endpoint: Url,
@@ -124,6 +127,7 @@ impl Hub {
         Ok(Hub {
             instances,
             issuer: d.issuer,
+            authorization_path: d.authorization_endpoint.path().to_string(),
             token_endpoint: d.token_endpoint,
             userinfo_endpoint: d.userinfo_endpoint,
             jwks,

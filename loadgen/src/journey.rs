@@ -73,6 +73,8 @@ pub struct Service {
     pub scope: String,
     pub level: crate::cli::Level,
     pub provider: String,
+    /// Signing in directly at a generic provider (`--peer`), not through the hub.
+    pub peer: bool,
 }
 
 /// Everything journeys share: one connection pool, the hub as discovered, the service.
@@ -81,6 +83,8 @@ pub struct Ctx {
     pub http: reqwest::Client,
     pub hub: Hub,
     pub service: Service,
+    /// The access token and `sub` of every completed sign-in, when asked for (`--tokens-out`).
+    pub kept: Option<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
 fn random_b64(bytes: usize) -> String {
@@ -141,7 +145,7 @@ impl Ctx {
             return Step::ProviderCallback;
         }
         match url.path() {
-            "/authorize" => Step::Authorize,
+            p if p == self.hub.authorization_path => Step::Authorize,
             "/choose-provider" => Step::Choice,
             "/upstream/callback" => Step::ProviderCallback,
             "/consent" => Step::Consent,
@@ -152,7 +156,7 @@ impl Ctx {
     fn authorize_url(&self, secrets: &Secrets) -> Url {
         let s = &self.service;
         let mut url = self.hub.instances.next_base().clone();
-        url.set_path("/authorize");
+        url.set_path(&self.hub.authorization_path);
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -244,6 +248,7 @@ impl Ctx {
                 });
             }
             let form = match (self.hub.instances.is_hub(&url), url.path()) {
+                (true, _) if self.service.peer => form::first(&body),
                 (true, "/choose-provider") => form::choice(&body, &self.service.provider),
                 (true, "/consent") => form::consent(&body),
                 _ => {
@@ -343,6 +348,7 @@ impl Ctx {
             access_token: &tokens.access_token,
             vot: "Cl.Cm",
             now: crate::clock::unix_now(),
+            generic: self.service.peer,
         };
         let sub = verify::id_token(&self.hub.jwks, &tokens.id_token, &expected).map_err(JourneyError::BadIdToken)?;
         Ok((tokens.access_token, sub))
@@ -393,7 +399,13 @@ impl Ctx {
         let secrets = Secrets::new();
         let code = self.sign_in(&secrets, times).await?;
         let (access_token, sub) = self.redeem(&code, &secrets, times).await?;
-        self.userinfo(&access_token, &sub, times).await
+        self.userinfo(&access_token, &sub, times).await?;
+        if let Some(kept) = &self.kept {
+            kept.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((access_token, sub));
+        }
+        Ok(())
     }
 
     /// One round of discovery: the discovery document and the JWKS, as a client (re)loading them.

@@ -302,7 +302,9 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
             scope: args.scope.clone(),
             level: args.level,
             provider: args.stub_provider.clone(),
+            peer: args.peer,
         },
+        kept: args.tokens_out.as_ref().map(|_| Mutex::default()),
     });
     let (work, limit, warmup) = match args.mode {
         Mode::Journey => (Work::Journey, args.limit(), args.warmup),
@@ -316,6 +318,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         }
     };
     let (stats, wall, ticks, watched) = drive(&ctx, work, args, limit, warmup).await?;
+    if let (Some(path), Some(kept)) = (&args.tokens_out, &ctx.kept) {
+        let kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let lines: String = kept.iter().map(|(token, sub)| format!("{token}\t{sub}\n")).collect();
+        std::fs::write(path, lines).with_context(|| format!("--tokens-out {}", path.display()))?;
+    }
     let per_tick = 1.0 / procs::ticks_per_second() as f64;
     let completed = stats.completed;
     let processes = watched
