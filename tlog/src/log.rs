@@ -3,7 +3,9 @@
 //!
 //! Durability: `append` returns once the entry's record is in the write-ahead file (`.wal`, see
 //! [`crate::wal`]) and fsynced. One writer thread owns that file; appends that arrive while it fsyncs
-//! wait in its channel and go out together with the next single fsync (group commit). A publisher
+//! wait in its channel and go out together with the next single fsync (group commit);
+//! [`Log::append_deferred`] entries, which nobody waits on, ride along with the next such group (or go
+//! on their own after `defer_sync`), so they cost no fsync of their own. A publisher
 //! thread turns durable entries into tiles, entry bundles and a signed checkpoint every
 //! `checkpoint_interval` or `checkpoint_every` entries and at [`Log::close`]: tiles and bundles first
 //! (temp file, fsync, rename, fsync of their directories), then `checkpoint` (the same, then an fsync
@@ -54,6 +56,9 @@ pub struct LogOptions {
     pub wal_rotate_bytes: u64,
     /// Keep `checkpoints/<N>`, the history auditors check consistency over (default on).
     pub keep_history: bool,
+    /// The longest an entry of [`Log::append_deferred`] waits for an append that someone waits on
+    /// (whose group commit it joins) before it is written and fsynced on its own (default 100 ms).
+    pub defer_sync: Duration,
     /// Where the bytes go: the disk, or a test's failing disk.
     pub storage: Arc<dyn Storage>,
 }
@@ -66,6 +71,7 @@ impl Default for LogOptions {
             max_group: 4096,
             wal_rotate_bytes: 8 << 20,
             keep_history: true,
+            defer_sync: Duration::from_millis(100),
             storage: Arc::new(DiskStorage),
         }
     }
@@ -79,6 +85,7 @@ impl std::fmt::Debug for LogOptions {
             .field("max_group", &self.max_group)
             .field("wal_rotate_bytes", &self.wal_rotate_bytes)
             .field("keep_history", &self.keep_history)
+            .field("defer_sync", &self.defer_sync)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +146,8 @@ struct Shared {
     publish_healthy: AtomicBool,
     durable: AtomicU64,
     published: AtomicU64,
+    /// Appends sent to the writer and not yet written (or failed).
+    queued: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,8 +157,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 type Reply<T> = oneshot::Sender<Result<T, LogError>>;
 
 enum WriterMsg {
-    Append { entry: Vec<u8>, reply: Reply<u64> },
-    Close { reply: Reply<()> },
+    /// An entry to append; `reply` is `None` for [`Log::append_deferred`], which nobody waits on.
+    Append {
+        entry: Vec<u8>,
+        reply: Option<Reply<u64>>,
+    },
+    Close {
+        reply: Reply<()>,
+    },
 }
 
 enum PubMsg {
@@ -274,6 +289,7 @@ impl Log {
             publish_healthy: AtomicBool::new(true),
             durable: AtomicU64::new(edge.size()),
             published: AtomicU64::new(published),
+            queued: AtomicU64::new(0),
         });
         let vkey = signer.vkey();
         let mut publisher = Publisher {
@@ -311,6 +327,7 @@ impl Log {
             shared: shared.clone(),
             max_group: options.max_group.max(1),
             rotate_bytes: options.wal_rotate_bytes,
+            defer: options.defer_sync,
         };
         writer.maybe_rotate();
         let (interval, every) = (options.checkpoint_interval, options.checkpoint_every.max(1));
@@ -340,10 +357,42 @@ impl Log {
             return Err(LogError::EntryTooLarge { len: entry.len() });
         }
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(WriterMsg::Append { entry, reply })
-            .map_err(|_| LogError::Closed)?;
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        if self
+            .tx
+            .send(WriterMsg::Append {
+                entry,
+                reply: Some(reply),
+            })
+            .is_err()
+        {
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(LogError::Closed);
+        }
         rx.await.map_err(|_| LogError::Closed)?
+    }
+
+    /// Queues an entry that nobody waits on: it is written with the group commit of the next
+    /// [`Log::append`] (sharing its fsync), or on its own after at most [`LogOptions::defer_sync`], and
+    /// at [`Log::close`]. Until then a crash loses it (the log still verifies: it never reached the
+    /// write-ahead file, and no checkpoint covers it); a failed write loses it and marks the log
+    /// unhealthy, as for any group.
+    pub fn append_deferred(&self, entry: Vec<u8>) -> Result<(), LogError> {
+        if entry.len() > MAX_ENTRY_SIZE {
+            return Err(LogError::EntryTooLarge { len: entry.len() });
+        }
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        self.tx.send(WriterMsg::Append { entry, reply: None }).map_err(|_| {
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+            LogError::Closed
+        })
+    }
+
+    /// Appends sent and not yet written (deferred ones waiting for a group, or a group being written):
+    /// with [`Log::published_size`] equal to [`Log::size`] and nothing queued, everything appended so far
+    /// is published.
+    pub fn queued(&self) -> u64 {
+        self.shared.queued.load(Ordering::SeqCst)
     }
 
     /// The latest signed checkpoint, without cosignatures.
@@ -543,34 +592,53 @@ struct Writer {
     shared: Arc<Shared>,
     max_group: usize,
     rotate_bytes: u64,
+    defer: Duration,
 }
 
+/// Appends received and not yet written, oldest first.
+type Pending = Vec<(Vec<u8>, Option<Reply<u64>>)>;
+
 impl Writer {
+    /// Group commit: every append queued when the writer wakes goes in one write and one fsync. Deferred
+    /// appends (nobody waits on them) stay in memory until an append that someone waits on arrives, the
+    /// oldest has waited `defer`, the group is full, or the log closes; so a sign-in's facts that need
+    /// not be durable cost no fsync of their own.
     fn run(mut self) {
         let mut buf = Vec::new();
+        let mut pending: Pending = Vec::new();
+        let mut oldest: Option<Instant> = None;
         let close_reply = loop {
-            let first = match self.rx.recv_timeout(IDLE_ROTATE_CHECK) {
-                Ok(m) => m,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.maybe_rotate();
-                    continue;
+            let timeout = oldest.map_or(IDLE_ROTATE_CHECK, |t| self.defer.saturating_sub(t.elapsed()));
+            let mut msg = match self.rx.recv_timeout(timeout) {
+                Ok(m) => Some(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    if !pending.is_empty() {
+                        self.commit(std::mem::take(&mut pending), &mut buf);
+                    }
+                    break None;
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
             };
-            let mut appends = Vec::new();
             let mut close = None;
-            let mut msg = Some(first);
+            let mut waited_on = false;
             while let Some(m) = msg.take() {
                 match m {
-                    WriterMsg::Append { entry, reply } => appends.push((entry, reply)),
+                    WriterMsg::Append { entry, reply } => {
+                        waited_on |= reply.is_some();
+                        oldest.get_or_insert_with(Instant::now);
+                        pending.push((entry, reply));
+                    }
                     WriterMsg::Close { reply } => close = Some(reply),
                 }
-                if close.is_none() && appends.len() < self.max_group {
+                if close.is_none() && pending.len() < self.max_group {
                     msg = self.rx.try_recv().ok();
                 }
             }
-            if !appends.is_empty() {
-                self.commit(appends, &mut buf);
+            let due = oldest.is_some_and(|t| t.elapsed() >= self.defer);
+            let full = pending.len() >= self.max_group;
+            if !pending.is_empty() && (waited_on || due || full || close.is_some()) {
+                self.commit(std::mem::take(&mut pending), &mut buf);
+                oldest = None;
             }
             self.maybe_rotate();
             if close.is_some() {
@@ -580,7 +648,13 @@ impl Writer {
         let _ = self.publisher.send(PubMsg::Close { reply: close_reply });
     }
 
-    fn commit(&mut self, appends: Vec<(Vec<u8>, Reply<u64>)>, buf: &mut Vec<u8>) {
+    fn commit(&mut self, appends: Pending, buf: &mut Vec<u8>) {
+        let count = appends.len() as u64;
+        self.commit_group(appends, buf);
+        self.shared.queued.fetch_sub(count, Ordering::SeqCst);
+    }
+
+    fn commit_group(&mut self, appends: Pending, buf: &mut Vec<u8>) {
         buf.clear();
         for (i, (entry, _)) in appends.iter().enumerate() {
             wal::encode_record(self.next + i as u64, entry, buf);
@@ -595,7 +669,9 @@ impl Writer {
                 self.shared.wal_healthy.store(true, Ordering::SeqCst);
                 let mut entries = Vec::with_capacity(appends.len());
                 for (i, (entry, reply)) in appends.into_iter().enumerate() {
-                    let _ = reply.send(Ok(first + i as u64));
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Ok(first + i as u64));
+                    }
                     entries.push(entry);
                 }
                 let _ = self.publisher.send(PubMsg::Committed { first, entries });
@@ -611,7 +687,7 @@ impl Writer {
                     what: "writing the write-ahead file".into(),
                     source: Arc::new(e),
                 };
-                for (_, reply) in appends {
+                for reply in appends.into_iter().filter_map(|(_, reply)| reply) {
                     let _ = reply.send(Err(err.clone()));
                 }
             }

@@ -144,6 +144,74 @@ async fn concurrent_appends_share_fsyncs() {
     verify_dir(dir.path(), &signer().vkey()).unwrap();
 }
 
+/// Entries nobody waits on cost no fsync of their own: they stay in memory until an append someone
+/// waits on comes, and share its group commit, numbered before it in the order they came; at close
+/// what is still deferred is written.
+#[tokio::test]
+async fn deferred_entries_ride_with_the_next_durable_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = FaultyDisk::new();
+    let log = open(
+        dir.path(),
+        LogOptions {
+            storage: Arc::new(disk.clone()),
+            defer_sync: Duration::from_secs(3600),
+            ..LogOptions::default()
+        },
+    );
+    let before = disk.wal_syncs();
+    for i in 0..5 {
+        log.append_deferred(entry(i)).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        log.size(),
+        0,
+        "nothing waits on deferred entries, so none is written yet"
+    );
+    assert_eq!(disk.wal_syncs(), before);
+    assert_eq!(
+        log.append(entry(5)).await.unwrap(),
+        5,
+        "numbered after the five deferred ones"
+    );
+    assert_eq!(log.size(), 6, "the deferred entries are durable with it");
+    assert_eq!(disk.wal_syncs() - before, 1, "six entries, one fsync");
+    log.append_deferred(entry(6)).unwrap();
+    assert!(matches!(
+        log.append_deferred(vec![b'x'; tlog::tile::MAX_ENTRY_SIZE + 1]),
+        Err(LogError::EntryTooLarge { .. })
+    ));
+    log.close().await.unwrap();
+    assert!(matches!(log.append_deferred(entry(7)), Err(LogError::Closed)));
+    let report = verify_dir(dir.path(), &signer().vkey()).unwrap();
+    assert_eq!(report.entries, 7, "close wrote the last deferred entry");
+    let (_, entries) = read_entries(dir.path(), &signer().vkey()).unwrap();
+    let read: Vec<Vec<u8>> = entries.map(|e| e.unwrap().1).collect();
+    assert_eq!(read, (0..7).map(entry).collect::<Vec<_>>(), "in the order they came");
+}
+
+/// A deferred entry with no durable append after it is written on its own once `defer_sync` has
+/// passed.
+#[tokio::test]
+async fn a_lone_deferred_entry_is_written_after_defer_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path(),
+        LogOptions {
+            defer_sync: Duration::from_millis(20),
+            ..LogOptions::default()
+        },
+    );
+    log.append_deferred(entry(0)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while log.size() < 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(log.size(), 1, "the deferred entry was never written on its own");
+    log.close().await.unwrap();
+}
+
 /// A full disk fails every waiting append with an error (never a panic), the log reports itself
 /// unhealthy, and once the disk takes writes again the next append succeeds and health returns. The
 /// failed entries are not in the log.
