@@ -195,7 +195,8 @@ pub async fn end_session(state: &AppState, cookies: &HubCookies) -> Result<Optio
     }
 }
 
-/// Writes one audit entry. A fact that must be durable fails the caller; any other failure is logged.
+/// Writes one audit entry. A fact that must be durable is waited for and its failure fails the caller;
+/// any other is noted (it joins the next durable entry's group commit) and its failure logged.
 async fn record(state: &AppState, journey: Option<&JourneyId>, fact: Fact) -> Option<crate::audit::AuditError> {
     let durable = fact.must_be_durable();
     let entry = Entry {
@@ -203,14 +204,11 @@ async fn record(state: &AppState, journey: Option<&JourneyId>, fact: Fact) -> Op
         journey: journey.map(|j| hash(j.as_str())),
         fact,
     };
-    match state.audit.record(entry).await {
-        Ok(()) => None,
-        Err(e) if durable => Some(e),
-        Err(e) => {
-            tracing::warn!(error = %e, "audit entry not written");
-            None
-        }
+    if !durable {
+        state.audit.note(entry);
+        return None;
     }
+    state.audit.record(entry).await.err()
 }
 
 /// Writes the facts of a decision (none of which must be durable) and counts provider outcomes.

@@ -159,7 +159,7 @@ pub async fn reload(state: &AppState, tls: Option<&std::sync::Arc<serving::tls::
         clients: reg.clients.len(),
         providers: reg.providers.len(),
     };
-    audit::note(state.audit.as_ref(), state.now(), fact).await;
+    audit::note(state.audit.as_ref(), state.now(), fact);
     // 2. Certificates.
     if let Some(certs) = tls {
         report_tls_reload(certs.reload().as_ref().map(|_| ()));
@@ -238,7 +238,7 @@ fn reload_keys_periodically(state: AppState) {
                         kid: kid.clone(),
                         change: (*change).to_string(),
                     };
-                    audit::note(state.audit.as_ref(), state.now(), fact).await;
+                    audit::note(state.audit.as_ref(), state.now(), fact);
                 }
             }
             for (ring, kid) in known.keys().filter(|k| !now_states.contains_key(*k)) {
@@ -247,7 +247,7 @@ fn reload_keys_periodically(state: AppState) {
                     kid: kid.clone(),
                     change: "removed".into(),
                 };
-                audit::note(state.audit.as_ref(), state.now(), fact).await;
+                audit::note(state.audit.as_ref(), state.now(), fact);
             }
             known = now_states;
         }

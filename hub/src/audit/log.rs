@@ -129,6 +129,16 @@ impl AuditSink for LogHandle {
         result.map(|_| ()).map_err(|e| AuditError(e.to_string()))
     }
 
+    fn note(&self, entry: Entry) {
+        let written = serde_json::to_vec(&entry)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| self.0.log.append_deferred(bytes).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            crate::telemetry::audit_append(std::time::Duration::ZERO, false);
+            tracing::warn!(error = %e, "audit entry not written");
+        }
+    }
+
     fn healthy(&self) -> bool {
         self.0.log.healthy()
     }
@@ -195,6 +205,16 @@ impl AuditSink for Opening {
                 "the audit log {} cannot be opened",
                 self.settings.dir.display()
             ))),
+        }
+    }
+
+    fn note(&self, entry: Entry) {
+        match self.log() {
+            Some(log) => log.note(entry),
+            None => tracing::warn!(
+                dir = %self.settings.dir.display(),
+                "the audit log cannot be opened; audit entry not written"
+            ),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The audit seam (DESIGN.md "Audit log"): the journey's decisions and the endpoints produce
 //! [`Fact`]s; the carrying-out wraps each in an [`Entry`] and hands it to the [`AuditSink`] in
 //! [`crate::state::AppState`]. A fact that [`Fact::must_be_durable`] ("assertion issued") is written
-//! before the person is sent back with a code: no audit, no assertion.
+//! before the person is sent back with a code: no audit, no assertion. Every other fact is noted
+//! ([`AuditSink::note`]): nothing waits for it, and the log writes it with the next durable entry's
+//! group commit, so it costs no fsync of its own.
 //!
 //! [`NoAudit`] and [`RecordingAudit`] are the sinks of tests and of a hub without an audit log.
 
@@ -38,6 +40,9 @@ pub struct AuditError(pub String);
 pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Records an entry; returns once it is durable.
     async fn record(&self, entry: Entry) -> Result<(), AuditError>;
+    /// Records an entry that nothing waits on: it becomes durable with the next [`AuditSink::record`]
+    /// or shortly after; a failure is logged and shows in [`AuditSink::healthy`].
+    fn note(&self, entry: Entry);
     /// Whether entries can be written now (for `/readyz`).
     fn healthy(&self) -> bool {
         true
@@ -50,18 +55,13 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
 /// A shared sink handle.
 pub type Sink = Arc<dyn AuditSink>;
 
-/// Records a fact that nothing waits on (not an assertion); a failure is logged, not returned.
-pub async fn note(sink: &dyn AuditSink, now: i64, fact: Fact) {
-    if let Err(e) = sink
-        .record(Entry {
-            time: now,
-            journey: None,
-            fact,
-        })
-        .await
-    {
-        tracing::warn!(error = %e, "audit entry not written");
-    }
+/// Records a fact of no journey that nothing waits on (not an assertion), through [`AuditSink::note`].
+pub fn note(sink: &dyn AuditSink, now: i64, fact: Fact) {
+    sink.note(Entry {
+        time: now,
+        journey: None,
+        fact,
+    });
 }
 
 /// Keeps nothing.
@@ -73,6 +73,8 @@ impl AuditSink for NoAudit {
     async fn record(&self, _entry: Entry) -> Result<(), AuditError> {
         Ok(())
     }
+
+    fn note(&self, _entry: Entry) {}
 }
 
 /// Keeps every entry in memory, for tests to read; can be told to fail.
@@ -110,6 +112,15 @@ impl AuditSink for RecordingAudit {
             .map_err(|_| AuditError("lock poisoned".into()))?
             .push(entry);
         Ok(())
+    }
+
+    /// Kept at once (tests read it right after the request), unless told to fail, like a full disk.
+    fn note(&self, entry: Entry) {
+        if !self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Ok(mut entries) = self.entries.lock() {
+                entries.push(entry);
+            }
+        }
     }
 
     fn healthy(&self) -> bool {

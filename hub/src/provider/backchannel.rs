@@ -74,6 +74,6 @@ pub fn deliver(state: &AppState, client: &Client, sub: PairwiseSub, sid: Sid) {
             delivered,
             attempts,
         };
-        audit::note(state.audit.as_ref(), state.now(), fact).await;
+        audit::note(state.audit.as_ref(), state.now(), fact);
     });
 }

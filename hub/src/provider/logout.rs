@@ -130,7 +130,7 @@ async fn end(state: &AppState, cookies: &HubCookies, client: Option<ClientId>, m
             client_id: client,
             services_told: session.clients.clone(),
         };
-        audit::note(state.audit.as_ref(), state.now(), fact).await;
+        audit::note(state.audit.as_ref(), state.now(), fact);
     }
     Ok(response)
 }

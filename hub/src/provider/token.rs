@@ -157,7 +157,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 let fact = Fact::CodeReuseDetected {
                     client_id: client.client_id.clone(),
                 };
-                audit::note(state.audit.as_ref(), state.now(), fact).await;
+                audit::note(state.audit.as_ref(), state.now(), fact);
             }
             return Err(invalid(ErrorCode::InvalidGrant, "code is invalid, expired or already used").into());
         }
@@ -255,8 +255,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             id_token_sha256: hash(&id_token),
             access_token_sha256: hash(access_token.as_str()),
         },
-    )
-    .await;
+    );
     let response = no_store(Json(TokenResponse {
         access_token: access_token.as_str().to_string(),
         token_type: if jkt.is_some() { "DPoP" } else { "Bearer" }.into(),

@@ -136,7 +136,7 @@ pub async fn handle(State(state): State<AppState>, method: Method, headers: Head
         sub: grant.sub,
         claims,
     };
-    audit::note(state.audit.as_ref(), state.now(), fact).await;
+    audit::note(state.audit.as_ref(), state.now(), fact);
     let mut response: Response = no_store(Json(Value::Object(body)));
     if let Some(id) = headers.get("x-fapi-interaction-id").filter(|v| v.len() <= 64) {
         response.headers_mut().insert("x-fapi-interaction-id", id.clone());

@@ -262,6 +262,11 @@ impl AuditSink for BothSinks {
         self.log.record(entry).await
     }
 
+    fn note(&self, entry: Entry) {
+        self.recording.note(entry.clone());
+        self.log.note(entry);
+    }
+
     fn healthy(&self) -> bool {
         self.recording.healthy() && self.log.healthy()
     }
@@ -272,7 +277,8 @@ impl TestApp {
     pub async fn published(&self) {
         let Some(log) = &self.audit_log else { return };
         for _ in 0..500 {
-            if log.0.log().published_size() == log.0.log().size() {
+            let log = log.0.log();
+            if log.queued() == 0 && log.published_size() == log.size() {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
