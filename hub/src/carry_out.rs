@@ -375,12 +375,30 @@ async fn carry(state: &AppState, kept: Kept, decided: Decided, cx: Context<'_>) 
             } else {
                 assertion.person.provider.as_str()
             };
-            telemetry::journey_ended(assertion.request.client_id.as_str(), provider, "assertion");
+            let provider = provider.to_string();
             record_all(state, &id, facts).await;
-            let (location, session_cookie) = assert(state, &id, *assertion, new_session, cx).await?;
-            cookies.extend(session_cookie);
+            let (to, client_id) = (assertion.request.return_to.clone(), assertion.request.client_id.clone());
+            let next = match assert(state, &id, *assertion, new_session, cx).await {
+                Ok((location, session_cookie)) => {
+                    telemetry::journey_ended(client_id.as_str(), &provider, "assertion");
+                    cookies.extend(session_cookie);
+                    Next::Service(location)
+                }
+                // A service removed from the registry meanwhile has no registered redirect URI left:
+                // the person gets a page, never a redirect there.
+                Err(e @ HubError::Journey(JourneyError::ServiceGone)) => return Err(e),
+                // The journey has ended, so the service must hear how: the audit log or the store could
+                // not take the assertion ("no audit, no assertion"), so it gets `temporarily_unavailable`
+                // (or the protocol error) at its registered redirect URI, with `state` and `iss`.
+                Err(e) => {
+                    e.log();
+                    let code = e.code();
+                    telemetry::journey_ended(client_id.as_str(), &provider, code.as_str());
+                    Next::Service(to.deliver_error(&state.config.issuer, code, &e.description()))
+                }
+            };
             return Ok(Outcome {
-                next: Next::Service(location),
+                next,
                 cookies,
                 journey: None,
             });
@@ -433,8 +451,8 @@ async fn add_client(state: &AppState, id: &SessionId, client: &ClientId) -> Resu
     Err(StoreError::Unavailable("the session kept changing".into()).into())
 }
 
-/// Mints the service's code for an assertion (RFC 6749 §4.1.2, RFC 9207): the claims it stands for, the
-/// session it belongs to, and the durable audit entry first.
+/// Mints the service's code for an assertion (RFC 6749 §4.1.2, RFC 9207): the durable audit entry first,
+/// then the session it belongs to, then the code and the claims it stands for.
 async fn assert(
     state: &AppState,
     journey: &JourneyId,
@@ -505,17 +523,6 @@ async fn assert(
         (None, Some(s)) => crate::ids::Sid::of_session(s, &client.client_id),
         (None, None) => a.sid.clone(),
     };
-    let session_cookie = match (new_session, &a.session) {
-        (Some(new_session), _) => {
-            Some(start_session(state, cx.cookies, new_session, Some(client.client_id.clone())).await?)
-        }
-        (None, Some(session)) => {
-            add_client(state, session, &client.client_id).await?;
-            None
-        }
-        (None, None) => None,
-    };
-
     // A pushed request yields one code (RFC 9126 §4, §7.3): the first journey to get here spends it.
     if let Some(handle) = &request.pushed {
         let ttl = Duration::from_secs(state.config.journey_ttl_secs);
@@ -544,6 +551,19 @@ async fn assert(
     if let Some(e) = record(state, Some(journey), issued).await {
         return Err(e.into());
     }
+    // The session learns of the service only once the assertion is durable, so a service that got no
+    // code is never told of a logout.
+    let session_cookie = match (new_session, &a.session) {
+        (Some(new_session), _) => {
+            Some(start_session(state, cx.cookies, new_session, Some(client.client_id.clone())).await?)
+        }
+        (None, Some(session)) => {
+            add_client(state, session, &client.client_id).await?;
+            None
+        }
+        (None, None) => None,
+    };
+
 
     if let Some(sandbox) = &state.sandbox {
         sandbox.assertion_issued(&client.client_id, &sub, &sid);

@@ -448,7 +448,12 @@ async fn nothing_is_asserted_when_the_audit_log_cannot_record_it() {
     app.audit.set_failing(true);
     let ended = app.sign_in(&mut Browser::default(), SignIn::cl_cm()).await;
     assert!(ended.code().is_none(), "asserted without an audit entry");
-    assert!(ended.last.shows("temporarily_unavailable"), "{}", ended.last.body);
+    // The service is told, at its redirect URI, with its state and the hub's iss.
+    assert!(ended.last.location().starts_with(crate::app::SVC_REDIRECT), "{:?}", ended.last);
+    let told = ended.last.params();
+    assert_eq!(told["error"], "temporarily_unavailable");
+    assert_eq!(told["iss"], crate::app::HUB);
+    assert!(told.contains_key("state"));
     assert_eq!(app.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
     app.audit.set_failing(false);
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
