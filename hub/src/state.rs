@@ -98,6 +98,9 @@ pub struct HubKeys {
     pub seal: Sealer,
     /// Makes DPoP server nonces (RFC 9449 §8); derived from the pairwise secret so every instance agrees.
     pub nonce_key: Vec<u8>,
+    /// The last reading of changed key files failed (a bad key was dropped in): the rings in use stay
+    /// those last read, and `/readyz` says so.
+    reload_failing: std::sync::atomic::AtomicBool,
 }
 
 /// The key files of `dir` as they stand: name, size and modification time of each `.pem`.
@@ -156,6 +159,7 @@ impl HubKeys {
             pairwise_secret,
             seal,
             nonce_key,
+            reload_failing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -167,6 +171,23 @@ impl HubKeys {
     /// Reads the rings again if a key file was added, removed or changed since they were read; a ring
     /// that does not load changes nothing. `Ok(true)` when the rings were replaced.
     pub fn reload(&self) -> anyhow::Result<bool> {
+        let result = self.read_again();
+        self.reload_failing
+            .store(result.is_err(), std::sync::atomic::Ordering::SeqCst);
+        result
+    }
+
+    /// The directory the keys are read from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the last reading of changed key files failed (it is tried again at every reload).
+    pub fn reload_failing(&self) -> bool {
+        self.reload_failing.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn read_again(&self) -> anyhow::Result<bool> {
         let now_seen = key_files(&self.dir);
         let Ok(mut seen) = self.seen.lock() else {
             anyhow::bail!("key reload state poisoned");

@@ -1,9 +1,12 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can serve sign-ins), for load balancers
 //! and orchestrators. `/readyz` answers a small JSON body, one entry per dependency, with no internal
 //! error text: `{"ready": true, "checks": {"store": "ok", "keys": "ok", "audit_log": "ok",
-//! "providers": {"stub-a": "fresh"}}}`; 503 when the store, the keys or the audit log fail. Providers'
-//! discovery is reported (`fresh`, `stale`, `failing`, `not_fetched`) but does not make an instance
-//! unready: another instance could not do better, and people are offered the providers that work.
+//! "providers": {"stub-a": "fresh"}}}`; 503 when the store or the audit log fail. `keys` is `failing`
+//! when the key files changed and could not be read (a bad key dropped in): the instance still signs with
+//! the keys it read last, and every instance reads the same files, so it is reported, not made unready
+//! (that would take them all out at once). Providers' discovery is reported (`fresh`, `stale`,
+//! `failing`, `not_fetched`) and does not make an instance unready either: another instance could not
+//! do better, and people are offered the providers that work.
 
 use crate::state::AppState;
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
@@ -25,17 +28,16 @@ pub fn provider_status(age_secs: Option<i64>, breaker_open: bool) -> &'static st
     }
 }
 
-/// Whether the instance is ready, from the checks that matter.
-pub fn ready(store: bool, keys: bool, audit: bool) -> bool {
-    store && keys && audit
+/// Whether the instance is ready, from the checks that matter: it can keep journeys and write the
+/// assertion log.
+pub fn ready(store: bool, audit: bool) -> bool {
+    store && audit
 }
 
 /// Readiness, per dependency.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.store.ping().await.is_ok();
-    // Keys are loaded at start (the process does not run without them); the check stays in the body so
-    // key rotation can report a set it could not load.
-    let keys = true;
+    let keys = !state.keys.reload_failing();
     let audit = state.audit.healthy();
     let ages: std::collections::HashMap<String, i64> = state.upstreams.discovery_ages().await.into_iter().collect();
     let mut providers = Map::new();
@@ -45,7 +47,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         providers.insert(id.to_string(), Value::from(status));
     }
     let ok = |b: bool| if b { "ok" } else { "failing" };
-    let ready = ready(store, keys, audit);
+    let ready = ready(store, audit);
     let body = json!({
         "ready": ready,
         "checks": {
@@ -80,9 +82,9 @@ mod tests {
         ] {
             assert_eq!(provider_status(age, open), want, "{age:?} {open}");
         }
-        assert!(ready(true, true, true));
-        for (s, k, a) in [(false, true, true), (true, false, true), (true, true, false)] {
-            assert!(!ready(s, k, a));
+        assert!(ready(true, true));
+        for (s, a) in [(false, true), (true, false), (false, false)] {
+            assert!(!ready(s, a));
         }
     }
 }

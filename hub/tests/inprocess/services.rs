@@ -582,6 +582,30 @@ async fn did_ids(app: &TestApp) -> usize {
         .len()
 }
 
+/// A key file that cannot be read (dropped in by mistake) leaves the keys in use as they were, and
+/// `/readyz` reports it without taking the instance out: every instance reads the same files.
+#[tokio::test]
+async fn a_broken_key_file_is_reported_by_readyz_and_changes_nothing() {
+    let app = app();
+    let kid = signing_kid(&app).await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.json()["checks"]["keys"], "ok");
+    let broken = app
+        .state
+        .keys
+        .dir()
+        .join(format!("hub-signing@{}.pem", app.clock.now_secs() + 60));
+    std::fs::write(&broken, "not a key").unwrap();
+    assert!(app.state.keys.reload().is_err());
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "still ready: the keys read last still sign");
+    assert_eq!(ready.json()["checks"]["keys"], "failing");
+    assert_eq!(signing_kid(&app).await, kid);
+    std::fs::remove_file(&broken).unwrap();
+    assert!(app.state.keys.reload().is_ok());
+    assert_eq!(app.get("/readyz").await.json()["checks"]["keys"], "ok");
+}
+
 #[tokio::test]
 async fn keys_rotate_without_a_restart_published_before_they_sign_and_kept_until_their_tokens_expire() {
     let app = app();
