@@ -98,6 +98,20 @@ async fn a_whole_sign_in_over_tls_and_certificate_reloads_during_sign_ins_drop_n
         discovery.headers().get("strict-transport-security").is_some(),
         "no HSTS over TLS"
     );
+    // The discovery modules' "https" checks (OIDC Discovery 1.0 §3): every URL it names is https.
+    let doc: serde_json::Value = discovery.json().await?;
+    for field in [
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "end_session_endpoint",
+        "pushed_authorization_request_endpoint",
+    ] {
+        let url = doc[field].as_str().unwrap_or_default();
+        ensure!(url.starts_with("https://"), "discovery's {field} is {url:?} over TLS");
+    }
     // A plain-HTTP client is not served: the port speaks TLS only.
     let plain = fed.hub.replace("https://", "http://");
     ensure!(

@@ -168,6 +168,12 @@ pub async fn oidcc_scope_all(mode: Mode) -> Result<()> {
         .map(|_| ())
 }
 
+/// `oidcc-ensure-other-scope-order-succeeds`: `scope=email openid`, the `openid email` of the module
+/// reversed, which must succeed (RFC 6749 §3.3: the order does not matter); userinfo carries the email.
+pub async fn oidcc_ensure_other_scope_order_succeeds(mode: Mode) -> Result<()> {
+    scope_module(mode, "email openid").await.map(|_| ())
+}
+
 /// `oidcc-alternate-happy-flow`: the scope's order reversed and the parameters sent in another order.
 pub async fn oidcc_alternate_happy_flow(mode: Mode) -> Result<()> {
     let s = shared(Plan::Oidc).await?;
