@@ -112,6 +112,8 @@ struct Inner {
     tokens: HashMap<String, (Persona, Outcome)>,
     seen: Vec<Seen>,
     down: bool,
+    /// POSTs to URLs outside the provider (services' back-channel logout) still to refuse with a 503.
+    refuse_services: u32,
 }
 
 /// The fake provider.
@@ -144,6 +146,11 @@ impl FakeProvider {
     /// Every request the hub made to the provider.
     pub fn seen(&self) -> Vec<Seen> {
         self.inner.lock().unwrap().seen.clone()
+    }
+
+    /// Makes the next `n` POSTs to a service (a back-channel logout) answer 503.
+    pub fn refuse_service_posts(&self, n: u32) {
+        self.inner.lock().unwrap().refuse_services = n;
     }
 
     /// Makes every request fail as if the provider were down (or back up).
@@ -391,15 +398,22 @@ impl ProviderClient for FakeInternet {
         _basic: Option<(&str, &str)>,
     ) -> Result<Reply, FetchError> {
         let p = &self.provider;
-        let down = {
+        let (down, refuse) = {
             let mut inner = p.inner.lock().unwrap();
             inner.seen.push(Seen {
                 method: "POST",
                 url: url.to_string(),
                 form: form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             });
-            inner.down
+            let refuse = !url.starts_with(&p.issuer) && inner.refuse_services > 0;
+            if refuse {
+                inner.refuse_services -= 1;
+            }
+            (inner.down, refuse)
         };
+        if refuse {
+            return Ok(json_reply(503, json!({})));
+        }
         if url.starts_with(&p.issuer) && down {
             return Err(FetchError::Unreachable(url.to_string()));
         }

@@ -7,6 +7,7 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
+use hub::audit::Fact;
 use serde_json::{json, Value};
 
 const FAPI: &str = "fapi";
@@ -639,6 +640,60 @@ async fn keys_rotate_without_a_restart_published_before_they_sign_and_kept_until
         .rotate("hub-identity", app.clock.now_secs() + 10)
         .unwrap();
     assert_eq!(did_ids(&app).await, 2);
+}
+
+/// Signs in, logs out, and waits for the back-channel logout's audit fact: (delivered, attempts), and
+/// the POSTs the service saw.
+async fn logout_and_wait_for_delivery(app: &TestApp) -> (bool, u32, usize) {
+    let mut browser = Browser::default();
+    let ended = app.sign_in(&mut browser, SignIn::cl_cm()).await;
+    let tokens = app
+        .service
+        .redeem(app, &ended.code().unwrap(), &ended.pkce.verifier)
+        .await;
+    let hint = tokens.json()["id_token"].as_str().unwrap().to_string();
+    let out = browser.get(app, &format!("/logout?{}", form(&[("id_token_hint", &hint)]))).await;
+    assert!(out.status.is_success() || out.status.is_redirection(), "{out:?}");
+    // The backoff between attempts is real time (0.5, 1 and 2 s): wait up to a minute.
+    for _ in 0..600 {
+        let told = app.audit.facts().into_iter().find_map(|f| match f {
+            Fact::BackchannelLogout { delivered, attempts, .. } => Some((delivered, attempts)),
+            _ => None,
+        });
+        if let Some((delivered, attempts)) = told {
+            let posts = app
+                .provider
+                .seen()
+                .iter()
+                .filter(|s| s.url == "https://svc.example/backchannel")
+                .count();
+            return (delivered, attempts, posts);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the back-channel logout was never finished");
+}
+
+/// A service whose back-channel endpoint fails twice is told on the third attempt, after backoff; one
+/// that keeps failing is given up on after four attempts. Both are counted in the metrics.
+#[tokio::test]
+async fn back_channel_logout_is_retried_with_backoff_and_given_up_after_four_attempts() {
+    let app = app();
+    app.provider.refuse_service_posts(2);
+    assert_eq!(logout_and_wait_for_delivery(&app).await, (true, 3, 3));
+
+    let app = self::app();
+    app.provider.refuse_service_posts(100);
+    assert_eq!(logout_and_wait_for_delivery(&app).await, (false, 4, 4));
+
+    let metrics = app.get("/metrics").await.body;
+    for line in [
+        "hub_backchannel_logout_total{outcome=\"delivered\"}",
+        "hub_backchannel_logout_total{outcome=\"gave_up\"}",
+        "hub_backchannel_logout_attempts_total",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from /metrics");
+    }
 }
 
 #[tokio::test]
