@@ -268,6 +268,9 @@ impl Config {
         if !(5..=600).contains(&self.request_uri_ttl_secs) {
             return Err("field request_uri_ttl_secs: must be 5..=600".into());
         }
+        if !(1..=300).contains(&self.header_read_timeout_secs) {
+            return Err("field header_read_timeout_secs: must be 1..=300 (0 would close every connection)".into());
+        }
         if self.id_token_ttl_secs == 0 || self.access_token_ttl_secs == 0 || self.journey_ttl_secs == 0 {
             return Err(
                 "lifetimes (id_token_ttl_secs, access_token_ttl_secs, journey_ttl_secs) must be positive".into(),
@@ -321,8 +324,10 @@ mod tests {
 
     #[test]
     fn lifetimes_out_of_their_range_name_the_field() {
-        let cases: [Case; 6] = [
+        let cases: [Case; 8] = [
             (|_| {}, None),
+            (|c| c.header_read_timeout_secs = 0, Some("header_read_timeout_secs")),
+            (|c| c.header_read_timeout_secs = 1, None),
             (|c| c.code_ttl_secs = 0, Some("code_ttl_secs")),
             (|c| c.code_ttl_secs = 301, Some("code_ttl_secs")),
             (|c| c.request_uri_ttl_secs = 4, Some("request_uri_ttl_secs")),
