@@ -6,7 +6,9 @@
 
 use crate::{
     ids::{ClientId, PairwiseSub},
-    tokens::{CoreIdentityClaims, VerifiableCredential, CORE_IDENTITY_TTL},
+    tokens::{
+        BirthDate, CoreIdentityClaims, CredentialSubject, Name, NamePart, VerifiableCredential, CORE_IDENTITY_TTL,
+    },
     vtr::Vector,
 };
 use serde_json::{json, Map, Value};
@@ -33,16 +35,20 @@ fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// The `credentialSubject` of a core identity: name parts and birth date from the provider's standard
 /// claims (`given_name`, `family_name`, `birthdate`). `None` when the provider did not supply them.
-pub fn credential_subject(provider_claims: &Map<String, Value>) -> Option<Value> {
+pub fn credential_subject(provider_claims: &Map<String, Value>) -> Option<CredentialSubject> {
     let given = text(provider_claims, "given_name")?;
     let family = text(provider_claims, "family_name")?;
     let birthdate = text(provider_claims, "birthdate")?;
-    let mut parts: Vec<Value> = given
-        .split_whitespace()
-        .map(|g| json!({"type": "GivenName", "value": g}))
-        .collect();
-    parts.push(json!({"type": "FamilyName", "value": family}));
-    Some(json!({"name": [{"nameParts": parts}], "birthDate": [{"value": birthdate}]}))
+    let part = |kind: &str, value: &str| NamePart {
+        kind: kind.into(),
+        value: value.into(),
+    };
+    let mut name_parts: Vec<NamePart> = given.split_whitespace().map(|g| part("GivenName", g)).collect();
+    name_parts.push(part("FamilyName", &family));
+    Some(CredentialSubject {
+        name: vec![Name { name_parts }],
+        birth_date: vec![BirthDate { value: birthdate }],
+    })
 }
 
 /// Who a coreIdentityJWT is for.

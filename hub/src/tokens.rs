@@ -75,7 +75,43 @@ pub struct VerifiableCredential {
     #[serde(rename = "type")]
     pub kind: Vec<String>,
     #[serde(rename = "credentialSubject")]
-    pub credential_subject: Value,
+    pub credential_subject: CredentialSubject,
+}
+
+/// Who a credential is about, in One Login's vocabulary (INTERFACE.md §5): names as name parts, and
+/// birth dates. Personal data: its `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialSubject {
+    pub name: Vec<Name>,
+    #[serde(rename = "birthDate")]
+    pub birth_date: Vec<BirthDate>,
+}
+
+impl std::fmt::Debug for CredentialSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialSubject(redacted)")
+    }
+}
+
+/// One name of a person, as its parts.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Name {
+    #[serde(rename = "nameParts")]
+    pub name_parts: Vec<NamePart>,
+}
+
+/// A part of a name: `GivenName` or `FamilyName`, and its value.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamePart {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// A birth date, `YYYY-MM-DD`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct BirthDate {
+    pub value: String,
 }
 
 /// A `coreIdentityJWT`'s claims (INTERFACE.md §5), as One Login issues them.
