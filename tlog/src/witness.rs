@@ -2,7 +2,10 @@
 //! verifier key) it keeps the last size and root it cosigned, persisted to a file, and cosigns a new
 //! checkpoint only if it is signed by the log and provably consistent with that record. A fork (two
 //! roots for one size, a smaller tree after a larger one, or a proof that does not verify) is refused.
-//! Each refusal carries the HTTP status the spec assigns it.
+//! Each refusal carries the HTTP status the spec assigns it: 404 unknown origin, 403 no signature by the
+//! log's key, 400 a malformed body or an old size above the checkpoint's, 409 an old size that is not
+//! the latest cosigned one or, for the same size, a different root, 422 a consistency proof that does
+//! not verify.
 
 use crate::checkpoint::Checkpoint;
 use crate::cosignature::CosignatureSigner;
@@ -36,7 +39,9 @@ pub enum WitnessError {
     /// The consistency proof is not valid, or missing/extra, or the empty-tree root is wrong (422).
     #[error("unprocessable: {0}")]
     Unprocessable(String),
-    /// A second root for a size already cosigned: evidence that the log forked (422).
+    /// A second root for the size last cosigned (the old size equals the checkpoint's, the roots
+    /// differ): evidence that the log forked (409, tlog-witness; the body is the known size). A log
+    /// never cosigned is taken to be at size 0 with the empty tree's root.
     #[error("fork: size {size} was cosigned with root {known}, now offered with root {offered}")]
     Fork { size: u64, known: Hash, offered: Hash },
     /// The new state could not be persisted, so nothing was cosigned (500).
@@ -54,8 +59,8 @@ impl WitnessError {
             WitnessError::BadRequest(_) => 400,
             WitnessError::Unauthenticated(_) => 403,
             WitnessError::UnknownOrigin(_) => 404,
-            WitnessError::Conflict { .. } => 409,
-            WitnessError::Unprocessable(_) | WitnessError::Fork { .. } => 422,
+            WitnessError::Conflict { .. } | WitnessError::Fork { .. } => 409,
+            WitnessError::Unprocessable(_) => 422,
             WitnessError::Persist(_) | WitnessError::Config(_) => 500,
         }
     }
@@ -228,31 +233,25 @@ impl Witness {
         if old_size != known_size {
             return Err(WitnessError::Conflict { known: known_size });
         }
-        if cp.size == 0 && cp.root != empty_root() {
-            return Err(WitnessError::Unprocessable(
-                "a checkpoint of size 0 must have the empty tree's root".into(),
-            ));
-        }
-        match known {
-            None => {
-                if !proof.is_empty() {
-                    return Err(WitnessError::Unprocessable("a proof from size 0 must be empty".into()));
-                }
-            }
+        // Never cosigned: the record is the empty tree (size 0, and the empty tree's root).
+        let known_root = match known {
+            None => empty_root(),
             Some(r) => {
-                let known_root =
-                    Hash::from_base64(&r.root).ok_or_else(|| WitnessError::Persist("stored root is damaged".into()))?;
-                if r.size == cp.size && known_root != cp.root {
-                    return Err(WitnessError::Fork {
-                        size: cp.size,
-                        known: known_root,
-                        offered: cp.root,
-                    });
-                }
-                verify_consistency(r.size, cp.size, &known_root, &cp.root, proof)
-                    .map_err(|e| WitnessError::Unprocessable(format!("consistency proof: {e}")))?;
+                Hash::from_base64(&r.root).ok_or_else(|| WitnessError::Persist("stored root is damaged".into()))?
             }
+        };
+        // "If the old size matches the checkpoint size, the witness MUST check that the root hashes are
+        // also identical. If they don't match, the witness MUST respond with a 409 Conflict."
+        if old_size == cp.size && known_root != cp.root {
+            return Err(WitnessError::Fork {
+                size: cp.size,
+                known: known_root,
+                offered: cp.root,
+            });
         }
+        // From size 0 the proof must be empty; otherwise it must lead from the known root to the new.
+        verify_consistency(old_size, cp.size, &known_root, &cp.root, proof)
+            .map_err(|e| WitnessError::Unprocessable(format!("consistency proof: {e}")))?;
         let line = self
             .signer
             .cosign(&note.text, now)
@@ -381,6 +380,7 @@ mod tests {
             ("bad proof", w.add_checkpoint(20, &bad_proof, &c30, 2), 422),
             ("missing proof", w.add_checkpoint(20, &[], &c30, 2), 422),
             (
+                // Old size 0 = checkpoint size 0, and the root is not the empty tree's: 409.
                 "empty tree with a wrong root",
                 {
                     let mut fresh = witness(&f);
@@ -391,6 +391,23 @@ mod tests {
                         2,
                     )
                 },
+                409,
+            ),
+            (
+                "same size, another root",
+                w.add_checkpoint(
+                    20,
+                    &[],
+                    &Checkpoint::new(f.log.name(), 20, leaf_hash(b"forged"))
+                        .sign(&f.log)
+                        .unwrap(),
+                    2,
+                ),
+                409,
+            ),
+            (
+                "same size and root, but a proof",
+                w.add_checkpoint(20, &good[..1], &cp(&f, &f.tree, 20), 2),
                 422,
             ),
             ("proof from zero", witness(&f).add_checkpoint(0, &good, &c30, 2), 422),
@@ -437,6 +454,11 @@ mod tests {
             }
             other => panic!("fork not detected: {other:?}"),
         }
+        // tlog-witness: same size, different roots is a 409 Conflict (the body is the known size).
+        assert_eq!(
+            w.add_checkpoint(60, &[], &forked60, 2).map_err(|e| e.status()),
+            Err(409)
+        );
         // The forked tree grown larger, with a proof computed honestly over the fork: it does not lead
         // back to the root the witness holds.
         let forked90 = cp(&f, &f.fork, 90);

@@ -37,7 +37,9 @@ impl IntoResponse for WitnessError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match self {
-            WitnessError::Conflict { known } => (
+            // Both 409s say which size the witness knows: a stale old size, and a second root for the
+            // size it holds (a fork; the tlog-witness body of a 409 is that size).
+            WitnessError::Conflict { known } | WitnessError::Fork { size: known, .. } => (
                 status,
                 [(header::CONTENT_TYPE, "text/x.tlog.size")],
                 format!("{known}\n"),
@@ -177,6 +179,34 @@ mod tests {
             .collect();
         let (status, _, _) = call(&app, "POST", "/add-checkpoint", format!("old 10\n{proof}\n{}", cp(20))).await;
         assert_eq!(status, StatusCode::OK);
+
+        // Another root for the size the witness holds: a fork, 409 with the known size, never cosigned.
+        let forked = Checkpoint::new(log.name(), 20, leaf_hash(b"forked"))
+            .sign(&log)
+            .unwrap();
+        let (status, ct, body) = call(&app, "POST", "/add-checkpoint", format!("old 20\n\n{forked}")).await;
+        assert_eq!(
+            (status, ct.as_deref(), body.as_str()),
+            (StatusCode::CONFLICT, Some("text/x.tlog.size"), "20\n")
+        );
+        // A proof that does not verify: 422.
+        let (status, _, _) = call(
+            &app,
+            "POST",
+            "/add-checkpoint",
+            format!("old 20\n{}\n\n{}", leaf_hash(b"x"), cp(30)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Not signed by the log's key: 403; an old size above the checkpoint's: 400.
+        let stranger = NoteSigner::from_seed(log.name(), &[9; 32]).unwrap();
+        let unsigned = Checkpoint::new(log.name(), 30, tree_hash(&tree, 30).unwrap())
+            .sign(&stranger)
+            .unwrap();
+        let (status, _, _) = call(&app, "POST", "/add-checkpoint", format!("old 20\n\n{unsigned}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = call(&app, "POST", "/add-checkpoint", format!("old 31\n\n{}", cp(30))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
 
         let other = NoteSigner::from_seed("other.example/log", &[3; 32]).unwrap();
         let foreign = Checkpoint::new("other.example/log", 1, leaf_hash(b"x"))
