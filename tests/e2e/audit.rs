@@ -671,3 +671,278 @@ async fn a_p2_journey_in_a_browser_leaves_entries_that_name_no_personal_data() -
     }
     Ok(())
 }
+
+/// `hub audit <args>`: (succeeded, stdout, stderr), apart.
+fn audit_apart(args: &[&str]) -> Result<(bool, String, String)> {
+    let out = Command::new(binary("hub")?).arg("audit").args(args).output()?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Someone rewrites an entry of a log the real hub wrote and, so that every entry still matches its
+/// tile hash, the level-0 tile too: `verify` catches it, and so must every reader. `query` (even one
+/// matching nothing), `export` and `prove --entry-out` fail naming the tile, print no entry and write no
+/// file, rather than give an answer the signed checkpoint does not back.
+#[tokio::test]
+async fn query_export_and_prove_fail_on_an_entry_and_tile_rewritten_below_the_signed_root() -> Result<()> {
+    let fed = Federation::start(StoreKind::Memory).await?;
+    for _ in 0..2 {
+        sign_in(&fed).await?;
+    }
+    let dir = fed.audit_log_dir();
+    published(&dir, 8).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let vkey = std::fs::read_to_string(dir.join("vkey"))?.trim().to_string();
+    let work = tempfile::tempdir()?;
+    let log = work.path().join("log");
+    copy_dir(&dir, &log)?;
+    let size = size_of(&log);
+    ensure!(size < 256, "the test expects one partial tile, got {size} entries");
+    let log_s = log.display().to_string();
+    let (ok, out, err) = audit_apart(&["query", "--log", &log_s, "--vkey", &vkey, "--format", "jsonl"])?;
+    ensure!(
+        ok && out.lines().count() as u64 == size,
+        "the untouched copy:\n{out}{err}"
+    );
+
+    // The rewrite: an assertion's sub changed (still valid JSON), the tile recomputed from the bundle.
+    let bundle_path = log.join(format!("tile/entries/000.p/{size}"));
+    let tile = format!("tile/0/000.p/{size}");
+    let mut entries = tlog::tile::decode_bundle(&std::fs::read(&bundle_path)?)?;
+    let at = entries
+        .iter()
+        .position(|e| String::from_utf8_lossy(e).contains("\"event\":\"assertion_issued\""))
+        .ok_or_else(|| anyhow!("no assertion_issued entry"))?;
+    let edited = String::from_utf8(entries[at].clone())?.replace("\"sub\":\"urn:", "\"sub\":\"urn:x");
+    ensure!(edited.as_bytes() != entries[at], "nothing edited");
+    entries[at] = edited.into_bytes();
+    std::fs::write(&bundle_path, tlog::tile::encode_bundle(&entries)?)?;
+    let hashes: Vec<tlog::Hash> = entries.iter().map(|e| tlog::merkle::leaf_hash(e)).collect();
+    std::fs::write(log.join(&tile), tlog::tile::join_hashes(&hashes))?;
+
+    let (ok, out, err) = audit_apart(&["verify", "--log", &log_s, "--vkey", &vkey])?;
+    ensure!(!ok, "verify passed a rewritten log:\n{out}{err}");
+    for filters in [&["--format", "jsonl"][..], &["--service", "nobody-at-all"][..]] {
+        let mut args = vec!["query", "--log", &log_s, "--vkey", &vkey];
+        args.extend(filters);
+        let (ok, out, err) = audit_apart(&args)?;
+        ensure!(!ok, "query {filters:?} passed on a rewritten log:\n{out}{err}");
+        ensure!(out.is_empty(), "query {filters:?} printed entries:\n{out}");
+        ensure!(err.contains(&tile), "query {filters:?} does not name {tile}:\n{err}");
+    }
+    let csv = work.path().join("out.csv");
+    let (ok, out, err) = audit_apart(&[
+        "export",
+        "--log",
+        &log_s,
+        "--vkey",
+        &vkey,
+        "--out",
+        &csv.display().to_string(),
+    ])?;
+    ensure!(
+        !ok && err.contains(&tile) && !csv.exists(),
+        "export on a rewritten log:\n{out}{err}"
+    );
+    let (proof, entry) = (work.path().join("p.tlog-proof"), work.path().join("e.json"));
+    let (ok, out, err) = audit_apart(&[
+        "prove",
+        "--log",
+        &log_s,
+        "--vkey",
+        &vkey,
+        "--index",
+        &at.to_string(),
+        "--out",
+        &proof.display().to_string(),
+        "--entry-out",
+        &entry.display().to_string(),
+    ])?;
+    ensure!(
+        !ok && err.contains(&tile) && !proof.exists() && !entry.exists(),
+        "prove --entry-out on a rewritten log:\n{out}{err}"
+    );
+    Ok(())
+}
+
+/// One JSON object in the shape the hub writes (`hub::audit::Entry`).
+fn hub_entry(time: i64, event: &str, client: &str, sub: &str) -> Vec<u8> {
+    let entry = match event {
+        "assertion_issued" => serde_json::json!({
+            "time": time, "event": event, "client_id": client, "provider_id": "stub-a", "sub": sub,
+            "levels_asked": ["Cl.Cm"], "level_reached": "Cl.Cm", "claims_released": [],
+            "single_sign_on": false,
+        }),
+        _ => serde_json::json!({
+            "time": time, "event": event, "client_id": client, "provider_id": "stub-a",
+            "outcome": "success", "level_reached": "Cl.Cm",
+        }),
+    };
+    entry.to_string().into_bytes()
+}
+
+/// Two instances' logs, written with `tlog` directly (no federation needed): `query` finds one day's
+/// assertions in both, in time order, the day's first and last second in and the seconds either side
+/// out; `export` writes them as CSV and as JSON Lines, and a `--from` time narrows them.
+#[tokio::test]
+async fn query_and_export_find_one_days_assertions_across_two_instances_logs() -> Result<()> {
+    const DAY: i64 = 1_796_083_200; // 2026-12-01T00:00:00Z
+    let work = tempfile::tempdir()?;
+    let mut logs = Vec::new();
+    for instance in ["hub-a", "hub-b"] {
+        let origin = format!("hub.test/audit/{instance}");
+        let key = tlog::NoteSigner::generate(&origin)?;
+        let vkey = key.vkey();
+        let dir = work.path().join(instance);
+        let log = tlog::Log::open(&dir, &origin, key, tlog::LogOptions::default())?;
+        let sub = |what: &str| format!("urn:fdc:gov.uk:2022:{instance}-{what}");
+        for (time, event, what) in [
+            (DAY - 1, "assertion_issued", "day-before"),
+            (DAY, "assertion_issued", "midnight"),
+            (DAY + 600, "provider_answered", "answered"),
+            (DAY + 43_200, "assertion_issued", "noon"),
+            (DAY + 86_399, "assertion_issued", "last-second"),
+            (DAY + 86_400, "assertion_issued", "day-after"),
+        ] {
+            log.append(hub_entry(time, event, "rp-example", &sub(what))).await?;
+        }
+        log.close().await?;
+        logs.push((dir.display().to_string(), vkey));
+    }
+    let mut both: Vec<&str> = Vec::new();
+    for (dir, vkey) in &logs {
+        both.extend(["--log", dir, "--vkey", vkey]);
+    }
+    let run = |command: &str, extra: &[&str]| -> Result<String> {
+        let mut args = vec![command];
+        args.extend(&both);
+        args.extend(extra);
+        let (ok, out, err) = audit_apart(&args)?;
+        ensure!(ok, "{args:?}:\n{out}{err}");
+        Ok(out)
+    };
+    let day = [
+        "--event",
+        "assertion_issued",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-01",
+    ];
+    let want = [
+        ("hub-a", "midnight", DAY),
+        ("hub-b", "midnight", DAY),
+        ("hub-a", "noon", DAY + 43_200),
+        ("hub-b", "noon", DAY + 43_200),
+        ("hub-a", "last-second", DAY + 86_399),
+        ("hub-b", "last-second", DAY + 86_399),
+    ];
+    let rows = |jsonl: &str| -> Result<Vec<(String, String, i64)>> {
+        jsonl
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)?;
+                let sub = v["sub"].as_str().unwrap_or_default();
+                let rest = sub.trim_start_matches("urn:fdc:gov.uk:2022:");
+                let (instance, what) = (rest.get(..5).unwrap_or_default(), rest.get(5..).unwrap_or_default());
+                ensure!(
+                    v["log"] == format!("hub.test/audit/{instance}").as_str(),
+                    "an entry's log is not its instance's: {v}"
+                );
+                Ok((
+                    instance.to_string(),
+                    what.trim_start_matches('-').to_string(),
+                    v["time"].as_i64().unwrap_or(-1),
+                ))
+            })
+            .collect()
+    };
+    let want_rows = |from: usize| -> Vec<(String, String, i64)> {
+        want[from..]
+            .iter()
+            .map(|(i, w, t)| (i.to_string(), w.to_string(), *t))
+            .collect()
+    };
+
+    // query: the day's three assertions from each log, merged in time order (then log).
+    let mut args = day.to_vec();
+    args.extend(["--format", "jsonl"]);
+    let found = rows(&run("query", &args)?)?;
+    ensure!(found == want_rows(0), "query found {found:?}");
+
+    // export as JSON Lines to a file: the same; with a --from time, only from noon on.
+    let jsonl = work.path().join("day.jsonl");
+    let mut args = day.to_vec();
+    args.extend(["--format", "jsonl", "--out"]);
+    let jsonl_s = jsonl.display().to_string();
+    args.push(&jsonl_s);
+    run("export", &args)?;
+    let exported = rows(&std::fs::read_to_string(&jsonl)?)?;
+    ensure!(exported == want_rows(0), "export jsonl wrote {exported:?}");
+    let out = run(
+        "export",
+        &[
+            "--event",
+            "assertion_issued",
+            "--from",
+            "2026-12-01T12:00:00Z",
+            "--to",
+            "2026-12-01",
+            "--format",
+            "jsonl",
+        ],
+    )?;
+    let narrowed = rows(&out)?;
+    ensure!(narrowed == want_rows(2), "--from a time: {narrowed:?}");
+
+    // export as CSV (the default): a header, then one row an entry with log, index, UTC time, time.
+    let csv = work.path().join("day.csv");
+    let csv_s = csv.display().to_string();
+    let mut args = day.to_vec();
+    args.extend(["--out", &csv_s]);
+    run("export", &args)?;
+    let text = std::fs::read_to_string(&csv)?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    ensure!(
+        header.starts_with("log,index,utc,time,event,") && header.contains(",sub,"),
+        "CSV header: {header}"
+    );
+    let got: Vec<(String, String, String)> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (
+                cells.first().copied().unwrap_or_default().to_string(),
+                cells.get(2).copied().unwrap_or_default().to_string(),
+                cells.get(4).copied().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(i, _, t)| {
+            (
+                format!("hub.test/audit/{i}"),
+                utc_of(*t),
+                "assertion_issued".to_string(),
+            )
+        })
+        .collect();
+    ensure!(got == expected, "CSV rows {got:?}\nwant {expected:?}\n{text}");
+    ensure!(
+        want.iter()
+            .all(|(i, w, _)| text.contains(&format!("urn:fdc:gov.uk:2022:{i}-{w}"))),
+        "a sub is missing from the CSV:\n{text}"
+    );
+    Ok(())
+}
+
+/// A time as `hub audit` prints it, `YYYY-MM-DDTHH:MM:SSZ` (only for 2026-12-01 and 02 here).
+fn utc_of(t: i64) -> String {
+    const DAY: i64 = 1_796_083_200;
+    let (d, s) = ((t - DAY).div_euclid(86_400), (t - DAY).rem_euclid(86_400));
+    format!("2026-12-{:02}T{:02}:{:02}:{:02}Z", 1 + d, s / 3600, s / 60 % 60, s % 60)
+}

@@ -3,6 +3,10 @@
 //! bad entry or tile; `query` and `export` find entries across the logs of several instances; `prove`
 //! writes a `c2sp.org/tlog-proof@v1` inclusion proof (or a consistency proof between checkpoints);
 //! `check-proof` checks such a file offline with only the log's verifier key.
+//!
+//! `query`, `export` and `prove --entry-out` read entries only from tiles checked against the signed
+//! checkpoint's root; they collect everything before printing or writing, so an entry or tile that does
+//! not check makes them fail (non-zero, naming the log and the tile) having printed and written nothing.
 
 use super::{
     dates,
@@ -382,11 +386,14 @@ pub fn run(command: AuditCommand) -> Result<(), String> {
                 (None, None) => return Err("give --index or --consistency".into()),
             };
             if let (Some(path), Some(index)) = (&entry_out, index) {
+                // Only the entry's bundle is read; its tile is checked against the signed root first.
                 let (_, mut entries) =
-                    tlog::read::read_entries(&source.dir, &source.vkey).map_err(|e| e.to_string())?;
-                let bytes = entries
-                    .find_map(|e| e.ok().filter(|(i, _)| *i == index))
-                    .map(|(_, bytes)| bytes)
+                    tlog::read::read_entries_in(&source.dir, &source.vkey, index..index.saturating_add(1))
+                        .map_err(|e| format!("{}: {e}", source.dir.display()))?;
+                let (_, bytes) = entries
+                    .next()
+                    .transpose()
+                    .map_err(|e| format!("{}: {e}", source.dir.display()))?
                     .ok_or_else(|| format!("the log has no entry {index}"))?;
                 std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
             }

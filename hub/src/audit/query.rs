@@ -1,6 +1,9 @@
 //! Reading audit logs back (DESIGN.md "Audit log"): every entry of one or several logs (one per hub
-//! instance), each verified against its checkpoint on the way, filtered as auditors ask ("every assertion
-//! made to one service yesterday at P2"). Shared by `hub audit query|export` and the auditor view.
+//! instance), filtered as auditors ask ("every assertion made to one service yesterday at P2"). Each
+//! entry is checked against its tile hash, and each tile against the checkpoint's signed root (through
+//! the tiles above it) before any of its entries is used ([`tlog::read::Entries`]); a log rewritten
+//! below its checkpoint is an error naming the tile, never a quiet wrong answer. Shared by
+//! `hub audit query|export` (which collect every match, or fail, before printing) and the auditor view.
 
 use super::{Entry, Fact};
 use crate::vtr::Vector;
@@ -176,7 +179,8 @@ pub enum ReadError {
     },
 }
 
-/// Every entry of one log in order, each checked against the log's signed checkpoint as it is read.
+/// Every entry of one log in order, each checked against the log's signed checkpoint as it is read: an
+/// entry or tile that does not lead to its root is an `Err` item (the last).
 pub fn entries(source: &LogSource) -> Result<impl Iterator<Item = Result<Found, ReadError>> + '_, ReadError> {
     let origin = source.origin().to_string();
     let (_, iter) = tlog::read::read_entries(&source.dir, &source.vkey).map_err(|e| ReadError::Log {
@@ -201,7 +205,8 @@ pub fn entries(source: &LogSource) -> Result<impl Iterator<Item = Result<Found, 
     }))
 }
 
-/// The entries of several logs matching `filter`, in time order (then log, then index).
+/// The entries of several logs matching `filter`, in time order (then log, then index); the first
+/// entry or tile that does not check fails the whole query, so no partial answer passes for a whole one.
 pub fn query(sources: &[LogSource], filter: &Filter) -> Result<Vec<Found>, ReadError> {
     let mut out = Vec::new();
     for source in sources {
