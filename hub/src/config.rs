@@ -134,7 +134,7 @@ pub struct AuditorConfig {
     pub enabled: bool,
     /// Where it listens: its own address, never the services' listener.
     pub listen: String,
-    /// Who may sign in: a name and the Argon2id hash of a password (`keys hash-secret`).
+    /// Who may sign in: a name and the Argon2id hash of a password (`keys hash-password`).
     pub users: Vec<AuditorUser>,
     /// Other instances' logs to show beside this instance's own: a directory each, with the verifier
     /// key its checkpoints must verify with (else the `vkey` file in the directory).

@@ -304,11 +304,23 @@ pub fn push_to_witnesses(log: LogHandle, witnesses: Vec<WitnessConfig>, http: re
                         };
                     }
                     Ok(r) if r.status().as_u16() == 409 => {
-                        // The witness says which size it knows: prove from there next time.
                         let known = r.text().await.unwrap_or_default().trim().parse().unwrap_or(0);
-                        tracing::info!(witness = %w.url, known, "witness knows another size");
-                        t.size = known;
-                        t.checkpoint = None;
+                        if known == size {
+                            // Same size, another root (tlog-witness): the witness holds a tree of this
+                            // size that is not this log's. A fork, or a second log under this origin:
+                            // an alarm, never retried quietly.
+                            crate::telemetry::witness(false);
+                            tracing::error!(
+                                witness = %w.url,
+                                size,
+                                "the witness holds another tree of this size: a fork, or a second log with this origin"
+                            );
+                        } else {
+                            // The witness says which size it knows: prove from there next time.
+                            tracing::info!(witness = %w.url, known, "witness knows another size");
+                            t.size = known;
+                            t.checkpoint = None;
+                        }
                     }
                     Ok(r) => {
                         crate::telemetry::witness(false);

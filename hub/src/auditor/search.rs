@@ -1,9 +1,9 @@
 //! `GET /search?service=&provider=&event=&sub=&level=&outcome=&from=&to=&page=`: the entries of every
 //! log matching an [`audit::query::Filter`](crate::audit::query::Filter), newest first, 50 a page.
 //!
-//! Cost: a search reads and parses every entry of every log (each checked against its tile hash), so it
-//! takes time in proportion to the logs' size; it runs off the async threads, at most
-//! [`super::SEARCHES_AT_ONCE`] at a time. Memory stays bounded: only the newest `page × 50` matches are
+//! Cost: a search reads and parses every entry of every log (each checked against its tile, and each
+//! tile against the signed root), so it takes time in proportion to the logs' size; it runs off the
+//! async threads, at most [`super::SEARCHES_AT_ONCE`] at a time. Memory stays bounded: only the newest `page × 50` matches are
 //! kept while scanning (a min-heap), and pages go no deeper than [`MAX_PAGE`].
 
 use super::{logs::Source, AuditorState, FieldError, Message, Nav, SignedIn};
