@@ -42,21 +42,38 @@ impl std::fmt::Debug for Sealer {
 
 const PREFIX: &str = "s1.";
 
+/// A key id as a number: decimal digits without a leading zero (so `10` is newer than `9`, and one key
+/// has one spelling in envelopes).
+fn key_number(id: &str) -> Option<u64> {
+    let canonical = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
+    if canonical {
+        id.parse().ok()
+    } else {
+        None
+    }
+}
+
 impl Sealer {
-    /// A sealer from `(key id, 32-byte key)` pairs; the greatest key id seals.
+    /// A sealer from `(key id, 32-byte key)` pairs; the numerically greatest key id seals (`seal-10` after
+    /// `seal-9`). An id that is not a decimal number without leading zeros is refused, as are duplicates.
     pub fn new(keys: Vec<(String, [u8; 32])>) -> Result<Self, SealError> {
         let mut map = BTreeMap::new();
+        let mut newest: Option<(u64, String)> = None;
         for (id, key) in keys {
-            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(SealError::Key(id, "a key id is letters, digits, - or _".into()));
+            let Some(number) = key_number(&id) else {
+                return Err(SealError::Key(
+                    id,
+                    "a key id is a decimal number without leading zeros".into(),
+                ));
+            };
+            if map.insert(id.clone(), XChaCha20Poly1305::new(&key.into())).is_some() {
+                return Err(SealError::Key(id, "two keys have this id".into()));
             }
-            map.insert(id, XChaCha20Poly1305::new(&key.into()));
+            if newest.as_ref().is_none_or(|(n, _)| number > *n) {
+                newest = Some((number, id));
+            }
         }
-        let current = map
-            .keys()
-            .next_back()
-            .cloned()
-            .ok_or_else(|| SealError::Key(String::new(), "no sealing key".into()))?;
+        let (_, current) = newest.ok_or_else(|| SealError::Key(String::new(), "no sealing key".into()))?;
         Ok(Self { current, keys: map })
     }
 
@@ -70,9 +87,10 @@ impl Sealer {
         }
     }
 
-    /// Loads every `seal-<id>.key` file of `dir` (32 bytes, base64url), generating `seal-1.key` when there
-    /// is none (development start-up). Rotation: add a key with a greater id; remove the old one once
-    /// every value it sealed has expired (a hub session's absolute lifetime).
+    /// Loads every `seal-<id>.key` file of `dir` (32 bytes, base64url; `<id>` a decimal number, else
+    /// start-up fails), generating `seal-1.key` when there is none (development start-up). Rotation: add a
+    /// key with a greater number; remove the old one once every value it sealed has expired (a hub
+    /// session's absolute lifetime).
     pub fn load_or_generate(dir: &Path) -> Result<Self, SealError> {
         let fail = |id: &str, e: String| SealError::Key(id.to_string(), e);
         let mut keys = Vec::new();
@@ -187,6 +205,37 @@ mod tests {
     }
 
     #[test]
+    fn the_numerically_newest_key_seals_and_every_older_one_still_opens() {
+        let (two, nine, ten) = (
+            ("2".to_string(), [2; 32]),
+            ("9".to_string(), [9; 32]),
+            ("10".to_string(), [10; 32]),
+        );
+        let before = Sealer::new(vec![two.clone(), nine.clone()]).unwrap();
+        assert_eq!(before.current(), "9");
+        let under_nine = before.seal("k", b"v9").unwrap();
+        assert!(under_nine.starts_with(b"s1.9."));
+        let under_two = Sealer::new(vec![two.clone()]).unwrap().seal("k", b"v2").unwrap();
+        // `seal-10` added: 10 > 9 as numbers, though "10" < "9" as strings; the order given does not matter.
+        for keys in [
+            vec![two.clone(), nine.clone(), ten.clone()],
+            vec![ten.clone(), nine.clone(), two.clone()],
+        ] {
+            let after = Sealer::new(keys).unwrap();
+            assert_eq!(after.current(), "10");
+            assert!(after.seal("k", b"x").unwrap().starts_with(b"s1.10."));
+            assert_eq!(after.open("k", &under_nine).unwrap(), b"v9");
+            assert_eq!(after.open("k", &under_two).unwrap(), b"v2");
+        }
+        // Ids that are not plain decimal numbers, or given twice, are refused.
+        for bad in ["", "a", "seal", "09", "1.0", "-1", "99999999999999999999"] {
+            assert!(Sealer::new(vec![(bad.into(), [1; 32])]).is_err(), "{bad:?}");
+        }
+        assert!(Sealer::new(vec![nine.clone(), nine]).is_err());
+        assert!(Sealer::new(Vec::new()).is_err());
+    }
+
+    #[test]
     fn keys_load_from_files_and_are_made_when_missing() {
         let dir = tempfile::tempdir().unwrap();
         let first = Sealer::load_or_generate(dir.path()).unwrap();
@@ -194,6 +243,23 @@ mod tests {
         let again = Sealer::load_or_generate(dir.path()).unwrap();
         let sealed = first.seal("k", b"v").unwrap();
         assert_eq!(again.open("k", &sealed).unwrap(), b"v");
+        let sealed_under_one = sealed;
+        for id in 2..=10 {
+            std::fs::write(
+                dir.path().join(format!("seal-{id}.key")),
+                URL_SAFE_NO_PAD.encode([id; 32]),
+            )
+            .unwrap();
+        }
+        let rotated = Sealer::load_or_generate(dir.path()).unwrap();
+        assert_eq!(rotated.current(), "10", "seal-10.key seals after seal-9.key");
+        assert_eq!(rotated.open("k", &sealed_under_one).unwrap(), b"v");
+        std::fs::write(dir.path().join("seal-old.key"), URL_SAFE_NO_PAD.encode([0; 32])).unwrap();
+        assert!(
+            Sealer::load_or_generate(dir.path()).is_err(),
+            "a non-numeric id is refused"
+        );
+        std::fs::remove_file(dir.path().join("seal-old.key")).unwrap();
         std::fs::write(dir.path().join("seal-2.key"), "short").unwrap();
         assert!(Sealer::load_or_generate(dir.path()).is_err());
     }
