@@ -58,7 +58,8 @@ pub struct Config {
     /// Requests per second (and burst) from one client address to `/authorize`, `/par`, `/token` and
     /// `/choose-provider`, per hub instance.
     pub rate_per_ip: Rate,
-    /// Requests per second (and burst) from one service, per hub instance.
+    /// Requests per second (and burst) from one service at `/token` and `/par`, counted once it has
+    /// authenticated, per hub instance.
     pub rate_per_client: Rate,
     /// Proxies whose `X-Forwarded-For` names the client address (a load balancer's addresses).
     pub trusted_proxies: Vec<IpAddr>,

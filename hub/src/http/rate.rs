@@ -1,6 +1,8 @@
 //! Rate limits (issue "under attack": bounded resources): per client address on the endpoints that cost
-//! the hub work or store (`/authorize`, `/par`, `/token`, `/choose-provider`), and per service once it is
-//! known. Over the limit a request gets `429 Too Many Requests` with `Retry-After`. Token buckets (GCRA,
+//! the hub work or store (`/authorize`, `/par`, `/token`, `/choose-provider`), and per service only once
+//! the service has authenticated (`/token`, `/par`): a `client_id` in an unauthenticated `/authorize` is
+//! anyone's to send, so counting it would let anyone starve the service. Over the limit a request gets
+//! `429 Too Many Requests` with `Retry-After`. Token buckets (GCRA,
 //! the `governor` crate), kept per hub instance: behind a load balancer of N instances a client gets at
 //! most N times the limit. Idle buckets are dropped, so the limiter's memory stays bounded.
 
@@ -88,8 +90,9 @@ impl Limiter {
         })
     }
 
-    /// Takes one request from a registered service's bucket.
-    pub fn client(&self, client_id: &str) -> Result<(), Limited> {
+    /// Takes one request from a service's bucket. Only for a request the service has authenticated
+    /// (`/token`, `/par`, after client authentication): anyone can name a `client_id` in `/authorize`.
+    pub fn authenticated_client(&self, client_id: &str) -> Result<(), Limited> {
         if !self.enabled {
             return Ok(());
         }
@@ -145,8 +148,12 @@ mod tests {
             limiter.ip("192.0.2.2".parse().unwrap()).is_ok(),
             "another address has its own bucket"
         );
-        assert!(limiter.client("svc").is_ok() && limiter.client("svc").is_ok());
-        assert!(limiter.client("svc").is_err());
+        assert!(limiter.authenticated_client("svc").is_ok() && limiter.authenticated_client("svc").is_ok());
+        assert!(limiter.authenticated_client("svc").is_err());
+        assert!(
+            limiter.authenticated_client("other").is_ok(),
+            "another service has its own bucket"
+        );
         let off = Limiter::new(
             Rate {
                 per_second: 1,

@@ -1,6 +1,7 @@
 //! The guard in front of the endpoints that cost the hub work or store (`/authorize`, `/par`, `/token`,
 //! `/choose-provider`): a per-address rate limit ([`crate::http::rate`]), answered `429` with
-//! `Retry-After`, as a page for people and as JSON for services.
+//! `Retry-After`, as a page for people and as JSON for services. (The per-service limit is taken by
+//! `/token` and `/par` once the service has authenticated.)
 
 use crate::{error::HubError, http::rate::client_ip, state::AppState, web::page::PageError};
 use axum::{

@@ -62,9 +62,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     let par_endpoint = state.config.url("/par");
     let proof = dpop_proof::check(&state, &headers, "POST", &par_endpoint, None).await?;
     let client = authenticate(&state, &presented).await?;
+    // The service's own bucket, now that it has authenticated (see `http::rate`).
     state
         .limiter
-        .client(client.client_id.as_str())
+        .authenticated_client(client.client_id.as_str())
         .map_err(HubError::RateLimited)?;
     if form.contains_key("request_uri") {
         return Err(invalid(

@@ -132,9 +132,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         )
         .into());
     }
+    // The service's own bucket, now that it has authenticated (see `http::rate`).
     state
         .limiter
-        .client(client.client_id.as_str())
+        .authenticated_client(client.client_id.as_str())
         .map_err(HubError::RateLimited)?;
     match form.get("grant_type").map(String::as_str) {
         None => return Err(invalid(ErrorCode::InvalidRequest, "grant_type is required").into()),

@@ -6,8 +6,14 @@ use crate::{
     app::{Browser, Now as _, SignIn, TestApp, CORE, RETURN_CODE, SVC_REDIRECT},
     fake_provider::{Outcome, Persona},
 };
-use axum::http::StatusCode;
-use hub::audit::{Fact, ProviderOutcome};
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use hub::{
+    audit::{Fact, ProviderOutcome},
+    http::rate::Rate,
+};
 use serde_json::{json, Value};
 
 fn claims_of(jwt: &str) -> Value {
@@ -449,7 +455,11 @@ async fn nothing_is_asserted_when_the_audit_log_cannot_record_it() {
     let ended = app.sign_in(&mut Browser::default(), SignIn::cl_cm()).await;
     assert!(ended.code().is_none(), "asserted without an audit entry");
     // The service is told, at its redirect URI, with its state and the hub's iss.
-    assert!(ended.last.location().starts_with(crate::app::SVC_REDIRECT), "{:?}", ended.last);
+    assert!(
+        ended.last.location().starts_with(crate::app::SVC_REDIRECT),
+        "{:?}",
+        ended.last
+    );
     let told = ended.last.params();
     assert_eq!(told["error"], "temporarily_unavailable");
     assert_eq!(told["iss"], crate::app::HUB);
@@ -738,4 +748,169 @@ async fn forms_without_the_journeys_token_are_refused() {
         .submit(&app, &choice, "/choose-provider", &[("provider", "idp")])
         .await;
     assert!(real.location().starts_with("https://idp.example/authorize?"));
+}
+
+/// A request from the client address `from` (behind the trusted proxy, which in-process is loopback).
+async fn request_from(app: &TestApp, from: &str, method: Method, uri: &str, form: &[(&str, &str)]) -> crate::app::Seen {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter())
+        .finish();
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("x-forwarded-for", from)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    app.send(request).await
+}
+
+/// A hub whose limits are small: `per_ip` and `per_client` bursts, one a second after; loopback is the
+/// trusted proxy, so `X-Forwarded-For` names each request's address.
+fn limited_app(per_ip: u32, per_client: u32) -> TestApp {
+    TestApp::new()
+        .with_config(move |c| {
+            c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            c.rate_per_ip = Rate {
+                per_second: 1,
+                burst: per_ip,
+            };
+            c.rate_per_client = Rate {
+                per_second: 1,
+                burst: per_client,
+            };
+        })
+        .build()
+}
+
+/// `/token` for the test service with a fresh assertion and a code that does not exist.
+fn token_form(app: &TestApp) -> Vec<(&'static str, String)> {
+    vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", "no-such-code".into()),
+        ("redirect_uri", SVC_REDIRECT.into()),
+        ("code_verifier", hub::ids::random_token()),
+        ("client_assertion_type", keys::client_assertion::JWT_BEARER.into()),
+        (
+            "client_assertion",
+            app.service.assertion(app.clock.now_secs(), json!({})),
+        ),
+    ]
+}
+
+fn pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn is_limited(seen: &crate::app::Seen) -> bool {
+    seen.status == StatusCode::TOO_MANY_REQUESTS
+        && seen
+            .headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|secs| secs >= 1)
+}
+
+#[tokio::test]
+async fn every_guarded_route_answers_429_with_retry_after_past_an_addresss_burst() {
+    let app = limited_app(3, 1000);
+    let authorize = app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]);
+    let routes: [(&str, Method, &str); 5] = [
+        ("198.51.100.1", Method::GET, authorize.as_str()),
+        ("198.51.100.2", Method::POST, "/par"),
+        ("198.51.100.3", Method::POST, "/token"),
+        ("198.51.100.4", Method::GET, "/choose-provider?journey=none"),
+        ("198.51.100.5", Method::POST, "/choose-provider"),
+    ];
+    for (from, method, uri) in routes {
+        // Each a real request of its kind (a valid authorization request, an authenticated client).
+        let form = token_form(&app);
+        for i in 0..3 {
+            let seen = request_from(&app, from, method.clone(), uri, &pairs(&form)).await;
+            assert_ne!(
+                seen.status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{method} {uri}: request {i} of the burst"
+            );
+        }
+        let mut limited = None;
+        for _ in 0..3 {
+            let seen = request_from(&app, from, method.clone(), uri, &pairs(&token_form(&app))).await;
+            if seen.status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(seen);
+                break;
+            }
+        }
+        let seen = limited.unwrap_or_else(|| panic!("{method} {uri}: never limited"));
+        assert!(is_limited(&seen), "{method} {uri}: {:?}", seen.headers);
+        if uri.starts_with("/authorize") || uri.starts_with("/choose-provider") {
+            assert!(seen.shows("rate_limited"), "{method} {uri}: a page for people");
+        } else {
+            assert_eq!(seen.json()["error"], "temporarily_unavailable", "{method} {uri}");
+        }
+    }
+    // Another address is not limited by theirs.
+    let seen = request_from(&app, "198.51.100.9", Method::POST, "/token", &pairs(&token_form(&app))).await;
+    assert_eq!(seen.json()["error"], "invalid_grant", "{}", seen.body);
+}
+
+#[tokio::test]
+async fn the_per_service_limit_counts_only_what_the_service_authenticated() {
+    let app = limited_app(10, 3);
+    let ended = app.sign_in(&mut Browser::default(), SignIn::cl_cm()).await;
+    let code = ended.code().unwrap();
+    // Anyone can name the service in /authorize: fifty valid requests from fifty addresses...
+    for i in 0..50 {
+        let uri = app.service.authorize(&crate::app::Pkce::new(), "Cl.Cm", &[], &[]);
+        let seen = request_from(&app, &format!("203.0.113.{i}"), Method::GET, &uri, &[]).await;
+        assert_eq!(seen.status, StatusCode::FOUND, "{i}: {}", seen.body);
+    }
+    // ...do not spend the service's own bucket: its /token still answers.
+    let tokens = app.service.redeem(&app, &code, &ended.pkce.verifier).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    // The service's authenticated requests do spend it (burst 3, one taken): /token, then /par too.
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        let seen = request_from(
+            &app,
+            &format!("192.0.2.{i}"),
+            Method::POST,
+            "/token",
+            &pairs(&token_form(&app)),
+        )
+        .await;
+        answers.push(seen);
+    }
+    assert!(
+        answers[..2].iter().all(|s| s.json()["error"] == "invalid_grant"),
+        "{:?}",
+        answers.iter().map(|s| s.status).collect::<Vec<_>>()
+    );
+    let limited = answers
+        .iter()
+        .find(|s| s.status == StatusCode::TOO_MANY_REQUESTS)
+        .expect("the service's /token was never limited");
+    assert!(is_limited(limited), "{:?}", limited.headers);
+    let mut par = token_form(&app);
+    par.retain(|(k, _)| k.starts_with("client_assertion"));
+    par.extend([
+        ("response_type", "code".to_string()),
+        ("client_id", "svc".into()),
+        ("redirect_uri", SVC_REDIRECT.into()),
+        ("scope", "openid".into()),
+    ]);
+    let seen = request_from(&app, "192.0.2.100", Method::POST, "/par", &pairs(&par)).await;
+    assert!(
+        is_limited(&seen),
+        "/par shares the service's bucket: {} {}",
+        seen.status,
+        seen.body
+    );
+    // An unauthenticated /token naming the service does not spend (or meet) its bucket.
+    let mut forged = token_form(&app);
+    forged.retain(|(k, _)| *k != "client_assertion");
+    forged.push(("client_assertion", "not.a.jwt".into()));
+    let seen = request_from(&app, "192.0.2.101", Method::POST, "/token", &pairs(&forged)).await;
+    assert_eq!(seen.json()["error"], "invalid_client", "{} {}", seen.status, seen.body);
 }

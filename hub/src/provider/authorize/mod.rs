@@ -498,9 +498,8 @@ async fn start(state: AppState, cookies: HubCookies, params: Params) -> Result<R
         )
         .respond(&issuer);
     }
-    if let Err(limited) = state.limiter.client(request.client_id.as_str()) {
-        return Err(HubError::RateLimited(limited).into());
-    }
+    // No per-service limit here: this request is not authenticated, so its `client_id` is anyone's to
+    // send; the per-address limit applies (`ops::guard`), the service's own bucket only at `/token`, `/par`.
     // The sandbox (federation --sandbox only) may force an error here for this client.
     let forced = state.sandbox.as_ref().and_then(|s| s.forced(&request.client_id));
     let forced_error = match forced {
