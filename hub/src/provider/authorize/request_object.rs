@@ -7,8 +7,8 @@
 use super::params::Params;
 use serde_json::{Map, Value};
 
-/// Clock skew tolerated on `nbf`/`iat`, seconds.
-const SKEW: i64 = 30;
+/// The clock skew allowed on `exp`, `nbf` and `iat`: the one every JWT check shares.
+const SKEW: i64 = keys::SKEW_SECS;
 
 /// Query parameters allowed beside `request` (RFC 9101 §5: the OAuth ones that must match, and nothing else).
 fn query_has_other_parameters(q: &Params) -> bool {
@@ -103,6 +103,15 @@ pub fn merge(
             return Err("the request object is not valid yet");
         }
     }
+    // `exp` and `jti` are optional (INTERFACE.md §2, as One Login), so an object without them can be
+    // replayed; an `iat`, when present, bounds for how long (60 minutes, as a client assertion's life).
+    if claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .is_some_and(|iat| iat < now - 3600 - SKEW)
+    {
+        return Err("the request object's iat is more than 60 minutes in the past");
+    }
     if let Some(max) = rules.lifetime {
         let (Some(exp), Some(nbf)) = (
             claims.get("exp").and_then(Value::as_i64),
@@ -185,6 +194,35 @@ mod tests {
         .as_object()
         .cloned()
         .unwrap()
+    }
+
+    #[test]
+    fn an_iat_older_than_sixty_minutes_is_refused_with_or_without_exp() {
+        let now = 10_000;
+        let with_iat = |iat: i64, exp: Option<i64>| {
+            let mut o = object();
+            o.insert("iat".into(), json!(iat));
+            match exp {
+                Some(exp) => o.insert("exp".into(), json!(exp)),
+                None => o.remove("exp"),
+            };
+            o
+        };
+        let merged = |o: &Map<String, Value>| merge(&query(), o, ISS, now, Rules::default());
+        assert!(merged(&with_iat(now - 3600, None)).is_ok());
+        assert!(merged(&with_iat(now - 3600 - SKEW, None)).is_ok(), "within the skew");
+        assert_eq!(
+            merged(&with_iat(now - 3601 - SKEW, None)).unwrap_err(),
+            "the request object's iat is more than 60 minutes in the past"
+        );
+        assert!(
+            merged(&with_iat(now - 7200, Some(now + 60))).is_err(),
+            "a live exp does not excuse an old iat"
+        );
+        let mut bare = object();
+        bare.remove("exp");
+        bare.remove("iat");
+        assert!(merged(&bare).is_ok(), "neither exp nor iat: accepted (INTERFACE.md §2)");
     }
 
     #[test]
