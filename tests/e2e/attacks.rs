@@ -204,26 +204,52 @@ async fn open_redirect_every_redirect_uri_and_post_logout_redirect_uri_variation
         ensure!(seen.status == 400, "{uri:?}: {}", seen.status);
         ensure!(seen.location.is_none(), "{uri:?}: redirected to {:?}", seen.location);
     }
-    // post_logout_redirect_uri: only the registered one, only with a valid hint of the session.
-    let mut agent = Agent::new()?;
-    let page = to_provider_page(&mut agent, &authorize_url(&fed, &Pkce::new(), &[]), "stub-a").await?;
-    let done = finish(&mut agent, &page, "success").await?;
-    let pkce_code = code_of(&fed, &done)?;
-    let _ = pkce_code;
-    for uri in [
-        "http://127.0.0.1:9/signed-out/",
-        "http://127.0.0.1:9/signed-out?x=1",
-        "http://evil.example/signed-out",
-        "http://127.0.0.1:9/callback",
+    // post_logout_redirect_uri: only the registered one. Each variation comes with a valid
+    // `id_token_hint` of a live sign-in, so the hub could redirect and refusing is its own choice; the
+    // registered URI, sent the same way, does redirect.
+    let registered = "http://127.0.0.1:9/signed-out";
+    for (uri, redirects) in [
+        ("http://127.0.0.1:9/signed-out/", false),
+        ("http://127.0.0.1:9/signed-out?x=1", false),
+        ("http://127.0.0.1:9/Signed-out", false),
+        ("http://127.0.0.1:9/signed-out#f", false),
+        ("http://127.0.0.1:90/signed-out", false),
+        ("http://127.0.0.1:9@evil.example/signed-out", false),
+        ("http://evil.example/signed-out", false),
+        ("http://127.0.0.1:9/callback", false),
+        ("//evil.example/signed-out", false),
+        ("javascript:alert(1)", false),
+        (registered, true),
     ] {
+        let mut agent = Agent::new()?;
+        let pkce = Pkce::new();
+        let page = to_provider_page(&mut agent, &authorize_url(&fed, &pkce, &[]), "stub-a").await?;
+        let code = code_of(&fed, &finish(&mut agent, &page, "success").await?)?;
+        let (status, tokens) = exchange(&fed, &code, &pkce.verifier, &fed.assertion(json!({}))?).await?;
+        ensure!(status == 200, "{status} {tokens}");
+        let hint = tokens["id_token"].as_str().ok_or_else(|| anyhow!("no id_token"))?;
         let seen = agent
             .get(&format!(
-                "{}/logout?post_logout_redirect_uri={}&state=s",
+                "{}/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=s",
                 fed.hub,
                 url::form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
             ))
             .await?;
-        ensure!(seen.location.is_none(), "{uri}: redirected to {:?}", seen.location);
+        if redirects {
+            ensure!(
+                seen.location.as_deref() == Some(&format!("{registered}?state=s")),
+                "{uri}: {} {:?}",
+                seen.status,
+                seen.location
+            );
+        } else {
+            ensure!(seen.location.is_none(), "{uri}: redirected to {:?}", seen.location);
+            ensure!(
+                seen.status == 200 && !seen.body.contains("Do you want to sign out?"),
+                "{uri}: the hint was not honoured ({}), so this proves nothing",
+                seen.status
+            );
+        }
     }
     Ok(())
 }
@@ -562,6 +588,37 @@ async fn request_objects_with_exp_and_single_use_jti() -> Result<()> {
         "replayed jti: {}",
         again.status
     );
+    // One replay cache for both: a client assertion's `jti` is refused as a request object's...
+    let jti = crate::harness::random_prefix();
+    let code = get_code(&fed, &pkce).await?;
+    let (status, body) = exchange(&fed, &code, &pkce.verifier, &fed.assertion(json!({"jti": jti}))?).await?;
+    ensure!(status == 200, "the assertion itself: {status} {body}");
+    let seen = Agent::new()?
+        .get(&with_object(&fed, &request_object(&fed, &pkce, json!({"jti": jti}))?))
+        .await?;
+    ensure!(
+        seen.status == 400 && seen.location.is_none(),
+        "a client assertion's jti as a request object's: {} {:?}",
+        seen.status,
+        seen.location
+    );
+    // ...and a request object's `jti` as a client assertion's.
+    let jti = crate::harness::random_prefix();
+    let seen = Agent::new()?
+        .get(&with_object(&fed, &request_object(&fed, &pkce, json!({"jti": jti}))?))
+        .await?;
+    ensure!(
+        seen.status == 302,
+        "the request object itself: {} {}",
+        seen.status,
+        seen.body
+    );
+    let code = get_code(&fed, &pkce).await?;
+    let (status, body) = exchange(&fed, &code, &pkce.verifier, &fed.assertion(json!({"jti": jti}))?).await?;
+    ensure!(
+        status == 400 && body["error"] == "invalid_client",
+        "a request object's jti as a client assertion's: {status} {body}"
+    );
     Ok(())
 }
 
@@ -573,7 +630,8 @@ async fn alg_kid_jku_x5u_jwk_header_tricks() -> Result<()> {
     let claims = json!({"iss": TEST_CLIENT, "sub": TEST_CLIENT, "aud": format!("{}/token", fed.hub),
         "jti": crate::harness::random_prefix(), "iat": now, "exp": now + 300});
     let body = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let attacker = keys::SigningKey::generate()?;
+    let attacker_pem = josekit::jws::ES256.generate_key_pair()?.to_pem_private_key();
+    let attacker = keys::SigningKey::from_pem(&attacker_pem)?;
     let jwk = attacker.public_jwk();
     let real = fed.assertion(json!({}))?;
     let real_sig = real.rsplit('.').next().unwrap_or_default().to_string();
@@ -616,12 +674,77 @@ async fn alg_kid_jku_x5u_jwk_header_tricks() -> Result<()> {
             "{what}: {status} {answer}"
         );
     }
-    // An assertion signed by the attacker's key and naming it in `jwk`: refused too.
-    let forged = attacker.sign_jwt("JWT", claims.as_object().ok_or_else(|| anyhow!("obj"))?)?;
-    let code = get_code(&fed, &pkce).await?;
-    let (status, _) = exchange(&fed, &code, &pkce.verifier, &forged).await?;
-    ensure!(status == 400, "attacker's own key accepted");
+    // Correctly signed by the attacker's own key, the header naming that key: by `kid` alone, embedded
+    // as `jwk`, or at an attacker's `jku` that really serves it. Keys come only from the registry.
+    let (jwks_url, fetched) = attacker_jwks(&keys::jwks([&attacker])).await?;
+    let fresh = |claims: &Value| -> Result<Value> {
+        let mut claims = claims.clone();
+        claims["jti"] = json!(crate::harness::random_prefix());
+        Ok(claims)
+    };
+    let forged = [
+        (
+            "the attacker's kid",
+            attacker.sign_jwt("JWT", fresh(&claims)?.as_object().ok_or_else(|| anyhow!("obj"))?)?,
+        ),
+        (
+            "the attacker's key embedded as jwk",
+            attacker.sign_with_jwk("JWT", &fresh(&claims)?)?,
+        ),
+        (
+            "jku to the attacker's JWKS",
+            sign_with_jku(&attacker_pem, attacker.kid(), &jwks_url, &fresh(&claims)?)?,
+        ),
+    ];
+    for (what, token) in forged {
+        let header = keys::decode_header(&token)?;
+        ensure!(header.alg == "ES256", "{what}: {header:?}");
+        let code = get_code(&fed, &pkce).await?;
+        let (status, answer) = exchange(&fed, &code, &pkce.verifier, &token).await?;
+        ensure!(
+            status == 400 && answer["error"] == "invalid_client",
+            "{what}: {status} {answer}"
+        );
+    }
+    ensure!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst) == 0,
+        "the hub fetched the attacker's jku"
+    );
     Ok(())
+}
+
+/// Serves `jwks` on a free local port, as an attacker's `jku` would: its URL and how often it was fetched.
+async fn attacker_jwks(jwks: &Value) -> Result<(String, std::sync::Arc<std::sync::atomic::AtomicUsize>)> {
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (count, body) = (fetched.clone(), jwks.to_string());
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let url = format!("http://{}/jwks.json", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, fetched))
+}
+
+/// A JWS over `claims` signed by the ES256 key `pem` whose header names its key set by `jku` and `kid`.
+fn sign_with_jku(pem: &[u8], kid: &str, jku: &str, claims: &Value) -> Result<String> {
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_token_type("JWT");
+    header.set_key_id(kid);
+    header.set_jwk_set_url(jku);
+    let signer = josekit::jws::ES256.signer_from_pem(pem)?;
+    Ok(josekit::jws::serialize_compact(
+        claims.to_string().as_bytes(),
+        &header,
+        &signer,
+    )?)
 }
 
 #[tokio::test]

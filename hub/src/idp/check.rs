@@ -429,6 +429,16 @@ mod tests {
                 }),
                 None,
             ),
+            (
+                "a logout token (events) as an ID token",
+                Box::new(|c| {
+                    c.insert(
+                        "events".into(),
+                        json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+                    );
+                }),
+                Some("logout token"),
+            ),
         ];
         for (name, mutate, want_err) in cases {
             let mut claims = good();
@@ -446,5 +456,181 @@ mod tests {
             check_id_token(&good(), &p, &expected, 1000).unwrap().vector,
             Vector::parse("Cl.Cm.P2").unwrap()
         );
+    }
+
+    #[test]
+    fn auth_time_against_max_age_table() {
+        let now = 10_000;
+        // (case, auth_time, max_age, the refusal's words or None when accepted)
+        type Case = (&'static str, Option<i64>, Option<i64>, Option<&'static str>);
+        let cases: [Case; 8] = [
+            ("no max_age, no auth_time", None, None, None),
+            ("no max_age, an old auth_time", Some(0), None, None),
+            ("recent enough", Some(now - 60), Some(60), None),
+            ("at max_age plus the skew", Some(now - 60 - SKEW), Some(60), None),
+            (
+                "older than max_age",
+                Some(now - 61 - SKEW),
+                Some(60),
+                Some("older than max_age"),
+            ),
+            ("far older", Some(now - 3600), Some(300), Some("older than max_age")),
+            ("max_age=0, just now", Some(now), Some(0), None),
+            (
+                "max_age sent, auth_time missing",
+                None,
+                Some(300),
+                Some("auth_time missing"),
+            ),
+        ];
+        for (name, auth_time, max_age, want_err) in cases {
+            let got = check_auth_time(auth_time, max_age, now);
+            match want_err {
+                None => assert!(got.is_ok(), "{name}: {got:?}"),
+                Some(fragment) => {
+                    let err = got.err().map(|e| e.to_string()).unwrap_or_default();
+                    assert!(err.contains(fragment), "{name}: {err:?} lacks {fragment:?}");
+                }
+            }
+        }
+    }
+
+    fn request(scopes: &[&str], vtr: &str, claims: &[&str]) -> AuthRequest {
+        AuthRequest {
+            client_id: "svc".into(),
+            return_to: crate::oauth::ReturnTo {
+                redirect_uri: "https://svc.example/cb".into(),
+                state: Some("st".into()),
+                response_mode: crate::oauth::ResponseMode::Query,
+            },
+            nonce: Some("n".into()),
+            code_challenge: None,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            vtr: vec![Vector::parse(vtr).unwrap()],
+            claims: claims.iter().map(|c| c.to_string()).collect(),
+            ui_locales: None,
+            prompt: None,
+            max_age: None,
+            dpop_jkt: None,
+            pushed: None,
+        }
+    }
+
+    #[test]
+    fn scopes_asked_of_a_provider_are_only_what_the_journey_needs_table() {
+        let all = provider(); // registered for openid, profile, email, phone, address (the default)
+        let mut narrow = provider();
+        narrow.scopes = vec!["openid".into(), "email".into()];
+        let cases: Vec<(&str, &Provider, AuthRequest, &[&str])> = vec![
+            ("openid only", &all, request(&["openid"], "Cl.Cm", &[]), &["openid"]),
+            (
+                "email asked",
+                &all,
+                request(&["openid", "email"], "Cl.Cm", &[]),
+                &["openid", "email"],
+            ),
+            (
+                "email and phone asked",
+                &all,
+                request(&["openid", "email", "phone"], "Cl.Cm", &[]),
+                &["openid", "email", "phone"],
+            ),
+            (
+                "identity claims without an identity level: no profile, no address",
+                &all,
+                request(&["openid"], "Cl.Cm", &[CORE_IDENTITY, ADDRESS]),
+                &["openid"],
+            ),
+            (
+                "core identity at P2: profile",
+                &all,
+                request(&["openid"], "Cl.Cm.P2", &[CORE_IDENTITY]),
+                &["openid", "profile"],
+            ),
+            (
+                "address at P2: address",
+                &all,
+                request(&["openid"], "Cl.Cm.P2", &[ADDRESS]),
+                &["openid", "address"],
+            ),
+            (
+                "P2 asking for nothing: no profile",
+                &all,
+                request(&["openid"], "Cl.Cm.P2", &[]),
+                &["openid"],
+            ),
+            (
+                "a provider not registered for phone is not asked for it",
+                &narrow,
+                request(&["openid", "email", "phone"], "Cl.Cm.P2", &[CORE_IDENTITY]),
+                &["openid", "email"],
+            ),
+        ];
+        for (name, p, req, want) in cases {
+            assert_eq!(scopes_for(p, &req), want, "{name}");
+        }
+        // openid goes even when the registration lists it last or the provider's list lacks it.
+        let mut odd = provider();
+        odd.scopes = vec!["email".into()];
+        assert_eq!(
+            scopes_for(&odd, &request(&["openid", "email"], "Cl.Cm", &[])),
+            ["openid", "email"]
+        );
+    }
+
+    #[test]
+    fn claims_kept_from_a_provider_are_only_those_that_may_be_released_table() {
+        let from_provider = json!({
+            "sub": "p-sub", "email": "a@example.com", "email_verified": true,
+            "phone_number": "+441234", "phone_number_verified": true,
+            "given_name": "Alex", "family_name": "Morgan", "birthdate": "1990-04-12",
+            "address": {"postal_code": "SW1A 1AA"}, ADDRESS: [{"postalCode": "SW1A 1AA"}],
+            PASSPORT: [{"documentNumber": "1"}], DRIVING_PERMIT: [{"personalNumber": "2"}],
+            "identity_outcome": "pending", "nickname": "al", "acr": "Cl.Cm.P2", "iss": "https://idp.example",
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        let cases: Vec<(&str, AuthRequest, &[&str])> = vec![
+            ("openid only", request(&["openid"], "Cl.Cm", &[]), &["identity_outcome"]),
+            (
+                "email",
+                request(&["openid", "email"], "Cl.Cm", &[]),
+                &["email", "email_verified", "identity_outcome"],
+            ),
+            (
+                "phone",
+                request(&["openid", "phone"], "Cl.Cm", &[]),
+                &["identity_outcome", "phone_number", "phone_number_verified"],
+            ),
+            (
+                "identity claims asked without an identity level: none kept",
+                request(&["openid"], "Cl.Cm", &[CORE_IDENTITY, ADDRESS, PASSPORT]),
+                &["identity_outcome"],
+            ),
+            (
+                "core identity at P2: name and birth date",
+                request(&["openid"], "Cl.Cm.P2", &[CORE_IDENTITY]),
+                &["birthdate", "family_name", "given_name", "identity_outcome"],
+            ),
+            (
+                "address at P2",
+                request(&["openid"], "Cl.Cm.P2", &[ADDRESS]),
+                &["address", ADDRESS, "identity_outcome"],
+            ),
+            (
+                "passport and driving permit at P2",
+                request(&["openid"], "Cl.Cm.P2", &[PASSPORT, DRIVING_PERMIT]),
+                &[DRIVING_PERMIT, "identity_outcome", PASSPORT],
+            ),
+        ];
+        for (name, req, want) in cases {
+            let kept = keep_claims(&req, from_provider.clone());
+            let mut names: Vec<&str> = kept.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            let mut want = want.to_vec();
+            want.sort_unstable();
+            assert_eq!(names, want, "{name}");
+        }
     }
 }
