@@ -371,9 +371,13 @@ async fn a_full_or_read_only_log_disk_means_no_code_and_temporarily_unavailable(
             ensure!(fault == "full", "{fault}: a code was issued");
         }
         let seen = refused.ok_or_else(|| anyhow!("{fault}: codes kept being issued"))?;
-        let said = seen.location_params().get("error").cloned();
+        // The service is told, at its redirect URI, with its state and the hub's iss.
+        let told = seen.location_params();
         ensure!(
-            seen.status == 503 || said.as_deref() == Some("temporarily_unavailable"),
+            seen.location.as_deref().is_some_and(|l| l.starts_with(TEST_REDIRECT))
+                && told.get("error").map(String::as_str) == Some("temporarily_unavailable")
+                && told.contains_key("state")
+                && told.get("iss").map(String::as_str) == Some(fed.hub.as_str()),
             "{fault}: {} {:?}",
             seen.status,
             seen.location
