@@ -204,7 +204,7 @@ impl Upstreams {
             )));
         }
         let meta: ProviderMetadata =
-            serde_json::from_slice(&reply.body).map_err(|e| UpstreamError::BadMetadata(e.to_string()))?;
+            serde_json::from_slice(&reply.body).map_err(|e| UpstreamError::BadMetadata(unreadable(&e)))?;
         if meta.issuer != provider.issuer {
             return Err(UpstreamError::BadMetadata(
                 "issuer differs from the registered issuer".into(),
@@ -271,7 +271,8 @@ impl Upstreams {
         if !reply.ok() {
             let code = serde_json::from_slice::<Value>(&reply.body)
                 .ok()
-                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+                .filter(|c| looks_like_an_error_code(c));
             return Err(UpstreamError::TokenRefused(format!(
                 "status {}, error {}",
                 reply.status,
@@ -279,7 +280,7 @@ impl Upstreams {
             )));
         }
         let tokens: TokenResponse = serde_json::from_slice(&reply.body)
-            .map_err(|e| UpstreamError::TokenGarbage(format!("unreadable token response: {e}")))?;
+            .map_err(|e| UpstreamError::TokenGarbage(format!("unreadable token response: {}", unreadable(&e))))?;
         if tokens
             .token_type
             .as_deref()
@@ -337,7 +338,7 @@ impl Upstreams {
             ));
         }
         let claims: Map<String, Value> =
-            serde_json::from_slice(&reply.body).map_err(|e| UpstreamError::BadUserinfo(e.to_string()))?;
+            serde_json::from_slice(&reply.body).map_err(|e| UpstreamError::BadUserinfo(unreadable(&e)))?;
         if claims.get("sub").and_then(Value::as_str) != Some(sub) {
             return Err(UpstreamError::BadUserinfo("sub differs from the ID token's".into()));
         }
@@ -380,5 +381,48 @@ impl Upstreams {
             identity.claims.entry(k).or_insert(v);
         }
         Ok(identity)
+    }
+}
+
+/// What was wrong with a JSON answer, without a word of it: `serde_json`'s own message may quote the
+/// values it could not read (a person's name in a malformed userinfo), and the reason goes to the logs
+/// and the audit log, which never hold personal data.
+fn unreadable(e: &serde_json::Error) -> String {
+    format!("{:?} error at line {}, column {}", e.classify(), e.line(), e.column())
+}
+
+/// Whether a provider's `error` is shaped like an OAuth error code (RFC 6749 §5.2: a short token of
+/// ASCII letters and underscores), so that only such a code, never free text, reaches the logs.
+fn looks_like_an_error_code(code: &str) -> bool {
+    (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_provider_sent_never_reaches_the_logs_as_text() {
+        // A userinfo body that is a JSON string holding a name: serde_json's own message quotes it.
+        let err = serde_json::from_slice::<Map<String, Value>>(br#""Alex Morgan""#).unwrap_err();
+        assert!(
+            err.to_string().contains("Alex Morgan"),
+            "serde_json quotes what it read"
+        );
+        let said = unreadable(&err);
+        assert!(!said.contains("Alex") && !said.contains("Morgan"), "{said}");
+        assert!(said.contains("line 1"), "{said}");
+        for (code, ok) in [
+            ("invalid_grant", true),
+            ("invalid_client", true),
+            ("", false),
+            ("Alex Morgan", false),
+            ("invalid grant", false),
+            ("INVALID", false),
+            (&"a".repeat(65), false),
+        ] {
+            assert_eq!(looks_like_an_error_code(code), ok, "{code:?}");
+        }
     }
 }
