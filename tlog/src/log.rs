@@ -148,6 +148,15 @@ struct Shared {
     published: AtomicU64,
     /// Appends sent to the writer and not yet written (or failed).
     queued: AtomicU64,
+    /// [`Log::append_deferred`]'s entries, handed to the writer without waking it (it takes them
+    /// whenever it wakes), and whether the log is closed to them.
+    deferred: Mutex<Deferred>,
+}
+
+#[derive(Default)]
+struct Deferred {
+    closed: bool,
+    entries: Vec<Vec<u8>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -290,6 +299,7 @@ impl Log {
             durable: AtomicU64::new(edge.size()),
             published: AtomicU64::new(published),
             queued: AtomicU64::new(0),
+            deferred: Mutex::default(),
         });
         let vkey = signer.vkey();
         let mut publisher = Publisher {
@@ -373,19 +383,24 @@ impl Log {
     }
 
     /// Queues an entry that nobody waits on: it is written with the group commit of the next
-    /// [`Log::append`] (sharing its fsync), or on its own after at most [`LogOptions::defer_sync`], and
-    /// at [`Log::close`]. Until then a crash loses it (the log still verifies: it never reached the
+    /// [`Log::append`] (sharing its fsync), or on its own after about [`LogOptions::defer_sync`] (at most
+    /// one and a half times it), and at [`Log::close`]. Until then a crash loses it (the log still verifies: it never reached the
     /// write-ahead file, and no checkpoint covers it); a failed write loses it and marks the log
     /// unhealthy, as for any group.
     pub fn append_deferred(&self, entry: Vec<u8>) -> Result<(), LogError> {
         if entry.len() > MAX_ENTRY_SIZE {
             return Err(LogError::EntryTooLarge { len: entry.len() });
         }
+        // Into the writer's side buffer, without waking it: a futex wake per entry cost more than the
+        // entry itself under load. The writer takes them at its next wake-up (an append someone waits
+        // on, or its tick).
+        let mut deferred = lock(&self.shared.deferred);
+        if deferred.closed {
+            return Err(LogError::Closed);
+        }
         self.shared.queued.fetch_add(1, Ordering::SeqCst);
-        self.tx.send(WriterMsg::Append { entry, reply: None }).map_err(|_| {
-            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
-            LogError::Closed
-        })
+        deferred.entries.push(entry);
+        Ok(())
     }
 
     /// Appends sent and not yet written (deferred ones waiting for a group, or a group being written):
@@ -602,23 +617,30 @@ impl Writer {
     /// Group commit: every append queued when the writer wakes goes in one write and one fsync. Deferred
     /// appends (nobody waits on them) stay in memory until an append that someone waits on arrives, the
     /// oldest has waited `defer`, the group is full, or the log closes; so a sign-in's facts that need
-    /// not be durable cost no fsync of their own.
+    /// not be durable cost no fsync of their own. They reach the writer through a side buffer it takes
+    /// at every wake-up, first, so a request's earlier facts come before its assertion; when nothing else
+    /// wakes it, a tick of half `defer` does.
     fn run(mut self) {
         let mut buf = Vec::new();
         let mut pending: Pending = Vec::new();
         let mut oldest: Option<Instant> = None;
+        let tick = (self.defer / 2).clamp(Duration::from_millis(1), IDLE_ROTATE_CHECK);
         let close_reply = loop {
-            let timeout = oldest.map_or(IDLE_ROTATE_CHECK, |t| self.defer.saturating_sub(t.elapsed()));
+            let timeout = oldest.map_or(tick, |t| self.defer.saturating_sub(t.elapsed()).min(tick));
             let mut msg = match self.rx.recv_timeout(timeout) {
                 Ok(m) => Some(m),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.take_deferred(&mut pending, true);
                     if !pending.is_empty() {
                         self.commit(std::mem::take(&mut pending), &mut buf);
                     }
                     break None;
                 }
             };
+            if self.take_deferred(&mut pending, false) {
+                oldest.get_or_insert_with(Instant::now);
+            }
             let mut close = None;
             let mut waited_on = false;
             while let Some(m) = msg.take() {
@@ -634,6 +656,9 @@ impl Writer {
                     msg = self.rx.try_recv().ok();
                 }
             }
+            if close.is_some() {
+                self.take_deferred(&mut pending, true);
+            }
             let due = oldest.is_some_and(|t| t.elapsed() >= self.defer);
             let full = pending.len() >= self.max_group;
             if !pending.is_empty() && (waited_on || due || full || close.is_some()) {
@@ -646,6 +671,16 @@ impl Writer {
             }
         };
         let _ = self.publisher.send(PubMsg::Close { reply: close_reply });
+    }
+
+    /// Moves the side buffer's deferred entries to `pending` (closing it to more when `close`); whether
+    /// there were any.
+    fn take_deferred(&self, pending: &mut Pending, close: bool) -> bool {
+        let mut deferred = lock(&self.shared.deferred);
+        deferred.closed |= close;
+        let any = !deferred.entries.is_empty();
+        pending.extend(deferred.entries.drain(..).map(|e| (e, None)));
+        any
     }
 
     fn commit(&mut self, appends: Pending, buf: &mut Vec<u8>) {
