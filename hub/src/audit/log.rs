@@ -1,9 +1,9 @@
 //! The assertion log (DESIGN.md "Audit log"): each hub instance writes every audit [`Entry`] to its own
 //! tiled transparency log ([`tlog`]: C2SP tlog-tiles, tlog-checkpoint, signed-note), durable before
 //! `record` returns (group-committed fsync), checkpoints signed with the instance's Ed25519 audit key
-//! every second or 256 entries and at shutdown. Its origin names the instance. Witnesses cosign its
-//! checkpoints ([`push_to_witnesses`], tlog-witness), and the served checkpoint carries their
-//! cosignatures.
+//! every second (or `audit_checkpoint_every` entries) and at shutdown. Its origin names the instance.
+//! Witnesses cosign its checkpoints ([`push_to_witnesses`], tlog-witness), and the served checkpoint
+//! carries their cosignatures.
 //!
 //! One process per directory: a lock file refuses a second hub on the same log.
 
