@@ -31,12 +31,20 @@ pub struct Config {
     /// received); off, they are 404 and nothing is recorded. Allowed on a loopback listen address only.
     #[serde(default)]
     pub test_endpoints: bool,
+    /// Connections open at once from one client address (256 by default). A load test plays many
+    /// browsers from one address besides the hub's own connections, and raises it.
+    #[serde(default = "default_connections_per_ip")]
+    pub max_connections_per_ip: usize,
     /// Serving over TLS, and the extra CA trusted when fetching clients' JWKS.
     #[serde(default)]
     pub tls: serving::TlsConfig,
     /// Log format and OpenTelemetry trace export.
     #[serde(default)]
     pub telemetry: serving::TelemetryConfig,
+}
+
+fn default_connections_per_ip() -> usize {
+    serving::server::Limits::default().max_connections_per_ip
 }
 
 /// One branded provider: its path segment and its names in English and Welsh.

@@ -88,11 +88,15 @@ pub async fn run(
         }
         _ => None,
     };
+    let limits = serving::server::Limits {
+        max_connections_per_ip: config.max_connections_per_ip,
+        ..serving::server::Limits::default()
+    };
     let state = AppState::new(config)?;
     serving::server::serve(
         listener,
         router(state),
-        serving::server::Limits::default(),
+        limits,
         tls,
         shutdown,
     )

@@ -99,6 +99,7 @@ fn base_config(dir: &std::path::Path, client_key: &keys::SigningKey) -> Config {
         non_interactive: None,
         non_interactive_outcome: None,
         test_endpoints: false,
+        max_connections_per_ip: 256,
         tls: Default::default(),
         telemetry: Default::default(),
     }

@@ -61,6 +61,7 @@ async fn serves_over_tcp_and_refetches_client_jwks_on_new_kid() {
         non_interactive: None,
         non_interactive_outcome: None,
         test_endpoints: false,
+        max_connections_per_ip: 256,
         tls: Default::default(),
         telemetry: Default::default(),
     };
