@@ -1,10 +1,11 @@
 //! Accessibility: every page a person meets in a sign-in, on the service, the hub and the stub provider, is
 //! checked in headless Chromium by axe-core (Deque, pinned in `tests/a11y`) against its WCAG 2.0, 2.1 and
 //! 2.2 level A and AA rules. A violation fails the test with the rule, the WCAG reference and the element.
+//! The auditor view's pages (its own listener and sign-in) are checked the same way.
 
 use crate::{
     browser::Browser,
-    harness::{Federation, StoreKind},
+    harness::{free_port, Federation, Options, StoreKind},
 };
 use anyhow::{anyhow, Context, Result};
 use std::path::PathBuf;
@@ -149,6 +150,73 @@ async fn every_page_of_a_sign_in_meets_wcag_2_2_aa_by_axe() -> Result<()> {
                 "axe did not report {rule} on a faulty page: {faults:?}"
             );
         }
+        anyhow::Ok(())
+    }
+    .await;
+    browser.close().await?;
+    outcome?;
+    assert!(found.is_empty(), "accessibility violations:\n{}", found.join("\n"));
+    Ok(())
+}
+
+/// The auditor view, as an auditor meets it in a browser: the sign-in page (empty, then with its error
+/// summary), the overview, a search with results, the figures with their charts, and one entry.
+#[tokio::test]
+async fn the_auditor_views_pages_meet_wcag_2_2_aa_by_axe() -> Result<()> {
+    let port = free_port()?;
+    let password = "a long enough passphrase";
+    let hash = keys::hash_secret(password)?;
+    let fed = Federation::start_with(Options {
+        hub_config: format!(
+            "[auditor]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nrefresh_secs = 1\n\
+             users = [{{ name = \"auditor\", password_hash = \"{hash}\" }}]\n"
+        ),
+        ..Options::default()
+    })
+    .await?;
+    // One sign-in, so the log has entries to show.
+    crate::flows::sign_in_and_out(&fed.rp, &fed.hub, &fed.stub).await?;
+    let auditor = format!("http://127.0.0.1:{port}");
+    let browser = Browser::start().await?;
+    let mut found = Vec::new();
+    let outcome = async {
+        browser.client.goto(&format!("{auditor}/sign-in")).await?;
+        check(&browser, "auditor sign-in", &mut found).await?;
+        browser.click("#sign-in").await?;
+        browser.text(".govuk-error-summary").await?;
+        check(&browser, "auditor sign-in with errors", &mut found).await?;
+        for (field, value) in [("#name", "auditor"), ("#password", password)] {
+            let input = browser.client.find(fantoccini::Locator::Css(field)).await?;
+            input.clear().await?;
+            input.send_keys(value).await?;
+        }
+        browser.click("#sign-in").await?;
+        browser.wait_for_url(&format!("{auditor}/")).await?;
+        check(&browser, "auditor overview", &mut found).await?;
+        // The view reads new entries every second: wait for the sign-in's assertion to show.
+        let search = format!("{auditor}/search?event=assertion_issued");
+        let mut shown = false;
+        for _ in 0..60 {
+            browser.client.goto(&search).await?;
+            if browser
+                .client
+                .find(fantoccini::Locator::Css("a[href*='/entry/']"))
+                .await
+                .is_ok()
+            {
+                shown = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        anyhow::ensure!(shown, "the assertion never showed in the auditor's search");
+        check(&browser, "auditor search with results", &mut found).await?;
+        browser.click("a[href*='/entry/']").await?;
+        browser.wait_for_url(&format!("{auditor}/entry/")).await?;
+        check(&browser, "auditor entry", &mut found).await?;
+        browser.client.goto(&format!("{auditor}/figures")).await?;
+        browser.text("h1").await?;
+        check(&browser, "auditor figures", &mut found).await?;
         anyhow::Ok(())
     }
     .await;
