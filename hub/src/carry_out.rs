@@ -564,7 +564,6 @@ async fn assert(
         (None, None) => None,
     };
 
-
     if let Some(sandbox) = &state.sandbox {
         sandbox.assertion_issued(&client.client_id, &sub, &sid);
     }

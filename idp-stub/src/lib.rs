@@ -93,13 +93,6 @@ pub async fn run(
         ..serving::server::Limits::default()
     };
     let state = AppState::new(config)?;
-    serving::server::serve(
-        listener,
-        router(state),
-        limits,
-        tls,
-        shutdown,
-    )
-    .await?;
+    serving::server::serve(listener, router(state), limits, tls, shutdown).await?;
     Ok(())
 }

@@ -599,7 +599,11 @@ async fn a_broken_key_file_is_reported_by_readyz_and_changes_nothing() {
     std::fs::write(&broken, "not a key").unwrap();
     assert!(app.state.keys.reload().is_err());
     let ready = app.get("/readyz").await;
-    assert_eq!(ready.status, StatusCode::OK, "still ready: the keys read last still sign");
+    assert_eq!(
+        ready.status,
+        StatusCode::OK,
+        "still ready: the keys read last still sign"
+    );
     assert_eq!(ready.json()["checks"]["keys"], "failing");
     assert_eq!(signing_kid(&app).await, kid);
     std::fs::remove_file(&broken).unwrap();
@@ -652,12 +656,16 @@ async fn logout_and_wait_for_delivery(app: &TestApp) -> (bool, u32, usize) {
         .redeem(app, &ended.code().unwrap(), &ended.pkce.verifier)
         .await;
     let hint = tokens.json()["id_token"].as_str().unwrap().to_string();
-    let out = browser.get(app, &format!("/logout?{}", form(&[("id_token_hint", &hint)]))).await;
+    let out = browser
+        .get(app, &format!("/logout?{}", form(&[("id_token_hint", &hint)])))
+        .await;
     assert!(out.status.is_success() || out.status.is_redirection(), "{out:?}");
     // The backoff between attempts is real time (0.5, 1 and 2 s): wait up to a minute.
     for _ in 0..600 {
         let told = app.audit.facts().into_iter().find_map(|f| match f {
-            Fact::BackchannelLogout { delivered, attempts, .. } => Some((delivered, attempts)),
+            Fact::BackchannelLogout {
+                delivered, attempts, ..
+            } => Some((delivered, attempts)),
             _ => None,
         });
         if let Some((delivered, attempts)) = told {
