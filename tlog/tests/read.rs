@@ -5,62 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use tlog::merkle::{hash_run, leaf_hash};
 use tlog::read::{prove_inclusion, read_entries, read_entries_in, ReadError};
 use tlog::storage::DirReader;
 use tlog::tile::{decode_bundle, encode_bundle, join_hashes, split_hashes};
-use tlog::{Log, LogOptions, NoteSigner};
 
-const ORIGIN: &str = "audit.example/hub-1";
-const SIZE: u64 = 700;
+mod common;
 
-fn signer() -> NoteSigner {
-    NoteSigner::from_seed(ORIGIN, &[42; 32]).unwrap()
-}
-
-fn entry(i: u64) -> Vec<u8> {
-    format!("{{\"seq\":{i},\"event\":\"assertion_issued\"}}").into_bytes()
-}
-
-/// 700 entries: level-0 tiles 000 and 001 full, 002.p/188 partial; level-1 tile 000.p/2.
-fn fixture() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let log = Log::open(dir.path(), ORIGIN, signer(), LogOptions::default()).unwrap();
-            for i in 0..SIZE {
-                log.append(entry(i)).await.unwrap();
-            }
-            log.close().await.unwrap();
-        });
-        dir
-    })
-    .path()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-fn copy() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().unwrap();
-    let p = t.path().join("log");
-    copy_dir(fixture(), &p);
-    (t, p)
-}
+use common::{copy, entry, fixture, signer, SIZE};
 
 /// Edits entry `at` of a bundle and rewrites its level-0 tile from the edited bundle, so that every
 /// entry matches its tile hash; returns the tile's new hash run (what the tile above should hold).

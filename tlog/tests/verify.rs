@@ -3,72 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use tlog::checkpoint::Checkpoint;
 use tlog::merkle::leaf_hash;
 use tlog::tile::{decode_bundle, encode_bundle};
 use tlog::verify::{read_history, verify_log};
-use tlog::{verify_dir, Log, LogOptions, NoteSigner, VerifyError};
+use tlog::{verify_dir, NoteSigner, VerifyError};
 
-const ORIGIN: &str = "audit.example/hub-1";
-const SIZE: u64 = 700;
+mod common;
 
-fn signer() -> NoteSigner {
-    NoteSigner::from_seed(ORIGIN, &[42; 32]).unwrap()
-}
-
-fn entry(i: u64) -> Vec<u8> {
-    format!("{{\"seq\":{i},\"event\":\"assertion_issued\"}}").into_bytes()
-}
-
-/// One published log of 700 entries (two full level-0 tiles, a partial one of 188, a level-1 tile of
-/// 2), built once; each test works on a copy.
-fn fixture() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let log = Log::open(
-                dir.path(),
-                ORIGIN,
-                signer(),
-                LogOptions {
-                    checkpoint_every: 100,
-                    ..LogOptions::default()
-                },
-            )
-            .unwrap();
-            for i in 0..SIZE {
-                log.append(entry(i)).await.unwrap();
-            }
-            log.close().await.unwrap();
-        });
-        dir
-    })
-    .path()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-fn copy() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().unwrap();
-    let p = t.path().join("log");
-    copy_dir(fixture(), &p);
-    (t, p)
-}
+use common::{copy, entry, signer, ORIGIN, SIZE};
 
 fn rewrite_bundle(dir: &Path, path: &str, f: impl FnOnce(&mut Vec<Vec<u8>>)) {
     let p = dir.join(path);
