@@ -4,7 +4,7 @@
 //! instances; another fails a master over in the middle of the load and checks that no completed sign-in
 //! was lost. Correctness only; nothing here is timed.
 
-use crate::harness::{binary, free_port, Federation, Options, StoreKind, TEST_CLIENT_PUBLIC_KEY, TEST_REDIRECT};
+use crate::harness::{free_port, loadgen_client, loadgen_report, Federation, Options, StoreKind};
 use anyhow::{bail, ensure, Context as _, Result};
 use serde_json::Value;
 use std::{
@@ -150,27 +150,13 @@ impl Drop for RedisCluster {
     }
 }
 
-const LOADGEN_CLIENT: &str = "loadgen";
-
 /// A federation of three hub instances on `cluster`, the stub answering at once.
 async fn three_hubs_on(cluster: &RedisCluster) -> Result<(Federation, Vec<String>)> {
     let mut fed = Federation::start_with(Options {
         store: StoreKind::Redis,
         redis_url: Some(cluster.url()),
         stub_non_interactive: Some("alex-morgan".into()),
-        extra_clients: format!(
-            r#"
-[[clients]]
-client_id = "{LOADGEN_CLIENT}"
-client_name = "Load generator"
-redirect_uris = ["{TEST_REDIRECT}"]
-scopes = ["openid", "email"]
-levels = ["Cl.Cm", "Cl.Cm.P2"]
-claims = ["https://vocab.account.gov.uk/v1/coreIdentityJWT"]
-public_key = """
-{TEST_CLIENT_PUBLIC_KEY}"""
-"#
-        ),
+        extra_clients: loadgen_client(),
         ..Options::default()
     })
     .await?;
@@ -180,35 +166,20 @@ public_key = """
     Ok((fed, hubs))
 }
 
-/// loadgen over `hubs` (round-robin per request) at P2, with `extra` options; its JSON report.
+/// loadgen over `hubs` (round-robin per request) at P2, with `extra` options, watching the hubs' CPU.
 fn loadgen(
     fed: &Federation,
     hubs: &[String],
-    key: &std::path::Path,
+    dir: &std::path::Path,
     extra: &[&str],
 ) -> Result<tokio::process::Command> {
-    let mut command = tokio::process::Command::new(binary("loadgen")?);
-    for hub in hubs {
-        command.args(["--hub", hub]);
-    }
-    command.args(["--client-id", LOADGEN_CLIENT, "--key", &key.display().to_string()]);
-    command.args(["--redirect-uri", TEST_REDIRECT, "--level", "p2", "--json"]);
+    let mut command = fed.loadgen(hubs, dir)?;
+    command.args(["--level", "p2"]);
     command.args(extra);
     for pid in fed.pids("hub") {
         command.args(["--pid", &format!("hub={pid}")]);
     }
-    command.kill_on_drop(true);
     Ok(command)
-}
-
-fn report_of(out: &std::process::Output) -> Result<Value> {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim()).with_context(|| {
-        format!(
-            "loadgen printed no JSON report:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 #[tokio::test]
@@ -216,14 +187,12 @@ async fn journeys_cross_three_hub_instances_round_robin_on_a_redis_cluster() -> 
     let cluster = RedisCluster::start().await?;
     let (fed, hubs) = three_hubs_on(&cluster).await?;
     let dir = tempfile::tempdir()?;
-    let key = dir.path().join("loadgen.pem");
-    fed.client_key.write_pem(&key)?;
     // One virtual user: each of its journeys' requests goes to the next instance, so every step of a
     // journey is served by another instance than the step before.
-    let out = loadgen(&fed, &hubs, &key, &["--count", "30", "--concurrency", "1"])?
+    let out = loadgen(&fed, &hubs, dir.path(), &["--count", "30", "--concurrency", "1"])?
         .output()
         .await?;
-    let report = report_of(&out)?;
+    let report = loadgen_report(&out)?;
     ensure!(
         report["completed"] == 30 && report["failed"] == 0,
         "{}",
@@ -240,14 +209,12 @@ async fn a_master_fails_over_mid_load_and_no_completed_sign_in_is_lost() -> Resu
     let cluster = RedisCluster::start().await?;
     let (fed, hubs) = three_hubs_on(&cluster).await?;
     let dir = tempfile::tempdir()?;
-    let key = dir.path().join("loadgen.pem");
     let tokens = dir.path().join("tokens.tsv");
-    fed.client_key.write_pem(&key)?;
     let tokens_arg = tokens.display().to_string();
     let running = loadgen(
         &fed,
         &hubs,
-        &key,
+        dir.path(),
         &["--duration", "12", "--concurrency", "8", "--tokens-out", &tokens_arg],
     )?
     .stdout(Stdio::piped())
@@ -257,7 +224,7 @@ async fn a_master_fails_over_mid_load_and_no_completed_sign_in_is_lost() -> Resu
     let replica = *cluster.replicas()?.first().context("the cluster has no replica")?;
     cluster.fail_over(replica).await?;
     let out = running.wait_with_output().await?;
-    let report = report_of(&out)?;
+    let report = loadgen_report(&out)?;
     let completed = report["completed"].as_u64().unwrap_or_default();
     ensure!(completed > 0, "no sign-in completed: {}", report["errors"]);
     // A request caught in the failover may be told "try again"; none may meet a server error.

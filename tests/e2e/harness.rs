@@ -9,7 +9,7 @@ use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
     net::TcpListener,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
@@ -242,7 +242,53 @@ const STUB_B_CLAIMS: &str = r#"claims = [
   "https://vocab.account.gov.uk/v1/address",
 ]"#;
 
+/// The service loadgen plays in the tests that run it, signing with the federation's test client key.
+pub const LOADGEN_CLIENT: &str = "loadgen";
+
+/// [`LOADGEN_CLIENT`]'s registry entry, for [`Options::extra_clients`].
+pub fn loadgen_client() -> String {
+    format!(
+        r#"
+[[clients]]
+client_id = "{LOADGEN_CLIENT}"
+client_name = "Load generator"
+redirect_uris = ["{TEST_REDIRECT}"]
+scopes = ["openid", "email"]
+levels = ["Cl.Cm", "Cl.Cm.P2"]
+claims = ["https://vocab.account.gov.uk/v1/coreIdentityJWT"]
+public_key = """
+{TEST_CLIENT_PUBLIC_KEY}"""
+"#
+    )
+}
+
+/// loadgen's JSON report, from what it printed (an error shows all of it).
+pub fn loadgen_report(out: &std::process::Output) -> Result<serde_json::Value> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).with_context(|| {
+        format!(
+            "loadgen printed no JSON report:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 impl Federation {
+    /// A loadgen command playing [`LOADGEN_CLIENT`] at `hubs` (round-robin per request), its key written
+    /// into `dir`, with `--json` and killed on drop; each test adds its level, count or duration.
+    pub fn loadgen(&self, hubs: &[String], dir: &Path) -> Result<tokio::process::Command> {
+        let key = dir.join("loadgen.pem");
+        self.client_key.write_pem(&key)?;
+        let mut command = tokio::process::Command::new(binary("loadgen")?);
+        for hub in hubs {
+            command.args(["--hub", hub]);
+        }
+        command.args(["--client-id", LOADGEN_CLIENT, "--key", &key.display().to_string()]);
+        command.args(["--redirect-uri", TEST_REDIRECT, "--json"]);
+        command.kill_on_drop(true);
+        Ok(command)
+    }
+
     /// Starts the three binaries on free ports and waits until each answers `/healthz`.
     pub async fn start(store: StoreKind) -> Result<Self> {
         Self::start_with(Options {

@@ -6,7 +6,7 @@ use crate::{
     faults::latency_proxy,
     flows::{authorize_url, to_provider_page, Pkce},
     harness::{
-        binary, free_port, redis_url, Agent, Federation, Options, StoreKind, TEST_CLIENT_PUBLIC_KEY, TEST_REDIRECT,
+        free_port, loadgen_client, loadgen_report, redis_url, Agent, Federation, Options, StoreKind, TEST_REDIRECT,
     },
 };
 use anyhow::{anyhow, ensure, Context as _, Result};
@@ -108,8 +108,6 @@ async fn balancer(port: u16, backends: Vec<String>) -> Result<()> {
     Ok(())
 }
 
-const LOADGEN_CLIENT: &str = "loadgen";
-
 #[tokio::test]
 async fn a_rolling_restart_of_three_hubs_under_load_loses_no_sign_in() -> Result<()> {
     let lb_port = free_port()?;
@@ -119,18 +117,7 @@ async fn a_rolling_restart_of_three_hubs_under_load_loses_no_sign_in() -> Result
         stub_non_interactive: Some("alex-morgan".into()),
         public_hub: Some(public.clone()),
         hub_config: "shutdown_grace_secs = 20\n".into(),
-        extra_clients: format!(
-            r#"
-[[clients]]
-client_id = "{LOADGEN_CLIENT}"
-client_name = "Load generator"
-redirect_uris = ["{TEST_REDIRECT}"]
-scopes = ["openid", "email"]
-levels = ["Cl.Cm", "Cl.Cm.P2"]
-public_key = """
-{TEST_CLIENT_PUBLIC_KEY}"""
-"#
-        ),
+        extra_clients: loadgen_client(),
         ..Options::default()
     })
     .await?;
@@ -139,28 +126,18 @@ public_key = """
     instances.push(fed.start_another_hub().await?);
     balancer(lb_port, instances.clone()).await?;
     let dir = tempfile::tempdir()?;
-    let key = dir.path().join("loadgen.pem");
-    fed.client_key.write_pem(&key)?;
-
-    let mut load = tokio::process::Command::new(binary("loadgen")?);
+    let mut load = fed.loadgen(std::slice::from_ref(&public), dir.path())?;
     load.args([
-        "--hub",
-        &public,
-        "--client-id",
-        LOADGEN_CLIENT,
-        "--key",
-        &key.display().to_string(),
-    ]);
-    load.args([
-        "--redirect-uri",
-        TEST_REDIRECT,
         "--level",
         "cl-cm",
         "--concurrency",
         "6",
+        "--duration",
+        "25",
+        "--warmup",
+        "0",
     ]);
-    load.args(["--duration", "25", "--warmup", "0", "--json"]);
-    let load = load.kill_on_drop(true).output();
+    let load = load.output();
     let restarts = async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mut exits = Vec::new();
@@ -178,10 +155,8 @@ public_key = """
     let exits = exits?;
     let out = out.context("running loadgen")?;
     ensure!(exits.len() == 3 && exits.iter().all(|e| e.success()), "exits {exits:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: serde_json::Value = serde_json::from_str(stdout.trim())
-        .with_context(|| format!("loadgen printed no JSON report:\n{stdout}\n{stderr}"))?;
+    let report = loadgen_report(&out)?;
     ensure!(
         report["failed"] == 0 && report["errors"] == serde_json::json!({}),
         "sign-ins lost during the rolling restart: {} failed, {}\n{stderr}",
